@@ -1,0 +1,139 @@
+"""Reaching a host: one multiplexed SSH connection per host, per-command timeouts, container exec.
+
+Built on pytest-testinfra's ssh backend. testinfra adds `ControlMaster=auto` but no ControlPath unless one is
+given, so by default every command opens a new SSH connection (measured: ~0.3 s each). We always give one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import threading
+
+import testinfra
+from testinfra.backend.ssh import SshBackend
+
+from conformance.errors import HostUnreachable
+
+
+@dataclasses.dataclass(frozen=True)
+class SshSettings:
+    user: str | None = None
+    port: int | None = None
+    identity_file: str | None = None
+    config: str | None = None
+    known_hosts: str | None = None
+    strict_host_key_checking: bool = True
+    jump_host: str | None = None
+    sudo: bool = False
+    connect_timeout: int = 10
+    command_timeout: int = 60
+
+    def extra_args(self) -> str:
+        opts = ["-o BatchMode=yes", "-o ServerAliveInterval=5", "-o ServerAliveCountMax=3",
+                "-o StrictHostKeyChecking=" + ("yes" if self.strict_host_key_checking else "no")]
+        if self.known_hosts:
+            opts.append("-o UserKnownHostsFile=" + shlex.quote(self.known_hosts))
+        if self.jump_host:
+            opts.append("-J " + shlex.quote(self.jump_host))
+        return " ".join(opts)
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandResult:
+    command: str
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+class CommandTimeout(Exception):
+    pass
+
+
+class _TimedSshBackend(SshBackend):
+    """testinfra's ssh backend whose local ssh process is killed after a deadline."""
+
+    NAME = "conformance-ssh"
+    deadline: float | None = None
+
+    def run_local(self, command, *args):
+        cmd = self.quote(command, *args)
+        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=self.deadline)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise CommandTimeout() from None
+        return self.result(proc.returncode, self.encode(cmd), stdout, stderr)
+
+
+class HostConnection:
+    """Commands on one host over one SSH master connection, counted for the run's statistics."""
+
+    def __init__(self, name: str, address: str, ssh: SshSettings, control_dir: str | None = None):
+        self.name, self.address, self.ssh = name, address, ssh
+        self._control_dir = control_dir or tempfile.mkdtemp(prefix="kc-ssh-")
+        # ControlPath must stay short (a unix socket path is limited to 108 bytes).
+        self.control_path = os.path.join(self._control_dir, hashlib.sha1(f"{name}@{address}".encode()).hexdigest()[:12])
+        self.commands = 0
+        self.connections = 0   # SSH connections opened (a new master whenever no control socket exists)
+        self._lock = threading.Lock()
+        user = f"{ssh.user}@" if ssh.user else ""
+        port = f":{ssh.port}" if ssh.port else ""
+        self._backend = _TimedSshBackend(
+            f"{user}{address}{port}", ssh_config=ssh.config, ssh_identity_file=ssh.identity_file,
+            timeout=ssh.connect_timeout, controlpath=self.control_path, controlpersist=600,
+            ssh_extra_args=ssh.extra_args(), sudo=ssh.sudo)
+        self.testinfra = testinfra.host.Host(self._backend)
+
+    def run(self, command: str, timeout: int | None = None) -> CommandResult:
+        """Run a shell command on the host. Raises HostUnreachable if SSH fails or the command hangs."""
+        limit = timeout or self.ssh.command_timeout
+        # The remote `timeout` stops the command itself; the local deadline covers a hung connection.
+        wrapped = f"timeout -k 5 {limit} sh -c {shlex.quote(command)}"
+        with self._lock:
+            self.commands += 1
+            if not os.path.exists(self.control_path):
+                self.connections += 1
+            self._backend.deadline = limit + 10
+            try:
+                out = self._backend.run(wrapped)
+            except CommandTimeout:
+                raise HostUnreachable(self.name, f"command timed out after {limit}s: {_first_word(command)}")
+            except RuntimeError as exc:  # testinfra raises RuntimeError(result) when ssh itself exits 255
+                result = exc.args[0] if exc.args else None
+                detail = getattr(result, "stderr", "") or str(exc)
+                raise HostUnreachable(self.name, f"ssh to {self.address} failed: {_last_line(detail)}")
+        if out.rc == 124:
+            raise HostUnreachable(self.name, f"command timed out after {limit}s: {_first_word(command)}")
+        return CommandResult(command, out.rc, out.stdout, out.stderr)
+
+    def container_exec(self, engine: str, container: str, command: str,
+                       timeout: int | None = None) -> CommandResult:
+        """Run a shell command inside a Kolla container with the host's engine (docker or podman)."""
+        return self.run(f"{shlex.quote(engine)} exec {shlex.quote(container)} sh -c {shlex.quote(command)}",
+                        timeout=timeout)
+
+    def close(self) -> None:
+        subprocess.run(["ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit", "x"],
+                       capture_output=True)
+
+
+def _first_word(command: str) -> str:
+    return command.split()[0] if command.split() else command
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"

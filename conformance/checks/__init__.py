@@ -1,0 +1,74 @@
+"""The check registry: every check is data (id, area, severity, phases, rationale, doc) plus a judging function.
+
+A check function takes (expectation, facts) and returns a Verdict. It must not know how facts were fetched.
+Ids are stable: reports, waivers and fixes refer to them. Never rename one silently.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+from collections.abc import Callable
+
+from conformance.model import Phase, Severity, Verdict
+
+GUIDE = "https://docs.openstack.org/kolla-ansible/latest/reference/compute/libvirt-guide.html"
+
+AREAS = {   # id prefix -> the guide's area (Allure epic)
+    "virt": "Hardware virtualisation",
+    "sasl": "SASL authentication",
+    "tls": "Libvirt TLS",
+    "libvirt": "Host vs containerised libvirt",
+    "ovs": "ovs-vsctl for libvirt",
+    "cleanup": "nova-libvirt-cleanup",
+}
+
+# Modules that define checks; importing one registers its checks.
+CHECK_MODULES = ("conformance.checks.virt",)
+
+_ID = re.compile(r"^[a-z]+\.[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    severity: Severity
+    phases: tuple[Phase, ...]
+    rationale: str
+    doc: str
+    judge: Callable = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def area(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def area_title(self) -> str:
+        return AREAS[self.area]
+
+    def run(self, expectation, facts) -> Verdict:
+        return self.judge(expectation, facts)
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(id: str, *, title: str, severity: Severity, phases, rationale: str, doc: str):
+    """Register a check function under a stable id."""
+    if not _ID.match(id) or id.split(".")[0] not in AREAS:
+        raise ValueError(f"bad check id {id!r}: use <area>.<kebab-slug> with a known area")
+
+    def register(fn):
+        if id in REGISTRY:
+            raise ValueError(f"duplicate check id {id}")
+        REGISTRY[id] = Check(id, title, severity, tuple(Phase(p) for p in phases), rationale, doc, fn)
+        return fn
+
+    return register
+
+
+def all_checks() -> list[Check]:
+    for module in CHECK_MODULES:
+        importlib.import_module(module)
+    return sorted(REGISTRY.values(), key=lambda c: c.id)

@@ -1,0 +1,38 @@
+"""Errors a user can cause, and the exit codes the suite promises.
+
+A user error is always one line naming the file, key or host; it is never shown as a traceback.
+"""
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Documented exit codes of a conformance run (pytest's own codes where they exist)."""
+
+    OK = 0                  # every check passed (warnings allowed)
+    CHECK_FAILED = 1        # at least one check failed on a reachable host
+    INTERRUPTED = 2         # pytest: interrupted
+    INTERNAL_ERROR = 3      # pytest: a bug in the suite
+    PROFILE_ERROR = 4       # bad profile, Kolla config or command line (pytest's usage error)
+    NO_CHECKS = 5           # pytest: nothing selected
+    HOSTS_UNREACHABLE = 6   # no check failed, but some hosts could not be checked
+
+
+class ConformanceError(Exception):
+    """Base of all errors the user can cause; str() is the one line shown."""
+
+
+class ProfileError(ConformanceError):
+    """The profile or the Kolla configuration it points at cannot be used."""
+
+    def __init__(self, source, key, problem):
+        self.source, self.key, self.problem = str(source), key, problem
+        where = f"{self.source}: {key}: " if key else f"{self.source}: "
+        super().__init__(where + problem)
+
+
+class HostUnreachable(ConformanceError):
+    """A host could not be reached or a command on it could not run (not a check failure)."""
+
+    def __init__(self, host, problem):
+        self.host, self.problem = host, problem
+        super().__init__(f"host {host}: {problem}")

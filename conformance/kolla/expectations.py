@@ -1,0 +1,193 @@
+"""The resolved intended settings for one compute host: what the checks compare the host against."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from conformance.errors import ProfileError
+from conformance.kolla.templar import Variables, to_bool
+
+
+class Secret:
+    """A value that must never be printed: repr and str are masked; `reveal()` is explicit."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None):
+        self._value = "" if value is None else str(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('******')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    host: str
+    release: str | None
+    # virtualisation
+    virt_type: str                 # effective: the operator's nova.conf override if any, else the variable
+    virt_type_variable: str        # nova_compute_virt_type
+    virt_type_source: str          # where the effective value comes from
+    qemu_user_gid: int
+    # libvirt placement
+    libvirt_container: bool        # enable_nova_libvirt_container
+    container_engine: str          # kolla_container_engine
+    node_config_directory: str     # /etc/kolla on the host
+    # transport and authentication
+    libvirt_tls: bool
+    libvirt_tls_manage_certs: bool
+    libvirt_port: int
+    sasl_enabled: bool
+    sasl_authname: str
+    sasl_password: Secret
+    sasl_mech_list: tuple[str, ...]
+    # networking
+    migration_interface: str
+    migration_hostname: str
+    migration_address: str
+    openvswitch_enabled: bool
+    neutron_plugin_agent: str
+    ovs_vsctl_wrapper_enabled: bool
+    # cleanup
+    cleanup_remove_volumes: bool
+    cleanup_running_vms_fatal: bool
+
+    @property
+    def libvirt_uri(self) -> str:
+        """The URI nova-compute uses (KOLLA-FACTS §2, nova.conf [libvirt] connection_uri)."""
+        if self.libvirt_tls:
+            return f"qemu+tls://{self.migration_hostname}/system"
+        return f"qemu+tcp://{self.migration_address}/system"
+
+    @property
+    def expects_secrets_volume(self) -> bool:
+        """nova_libvirt_secrets exists for releases before 19.0.0 (removed by LP#2073678)."""
+        return self.release is not None and release_tuple(self.release) < (19,)
+
+    def exec_prefix(self) -> str:
+        return self.container_engine
+
+
+def release_tuple(release: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", str(release))[:3])
+
+
+# Variables that need no host facts; evaluated when the profile loads, so config errors surface before SSH.
+STATIC_VARIABLES = (
+    "nova_compute_virt_type", "enable_nova_libvirt_container", "kolla_container_engine", "libvirt_tls",
+    "libvirt_tls_manage_certs", "nova_libvirt_port", "libvirt_enable_sasl", "libvirt_sasl_authname",
+    "libvirt_sasl_mech_list", "qemu_user_gid", "openvswitch_ovs_vsctl_wrapper_enabled", "enable_openvswitch",
+    "neutron_plugin_agent", "nova_libvirt_cleanup_remove_volumes", "nova_libvirt_cleanup_running_vms_fatal",
+    "node_config_directory", "migration_interface",
+)
+
+
+class _Reader:
+    def __init__(self, variables: Variables):
+        self.v = variables
+
+    def _fail(self, name: str, problem: str):
+        raise ProfileError(self.v.source_of(name), name, problem)
+
+    def str(self, name: str, choices: tuple[str, ...] | None = None) -> str:
+        value = self.v[name]
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            self._fail(name, f"expected a string, got {value!r}")
+        value = str(value)
+        if choices and value not in choices:
+            self._fail(name, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def bool(self, name: str) -> bool:
+        value = self.v[name]
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("yes", "no", "true", "false", "on", "off", "1", "0", "y", "n", "t", "f"):
+            self._fail(name, f"expected a boolean, got {value!r}")
+        return to_bool(text)
+
+    def int(self, name: str) -> int:
+        value = self.v[name]
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            self._fail(name, f"expected an integer, got {value!r}")
+
+    def list(self, name: str) -> tuple[str, ...]:
+        value = self.v[name]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self._fail(name, f"expected a list of strings, got {value!r}")
+        return tuple(value)
+
+
+def validate_static(variables: Variables) -> None:
+    """Evaluate every variable the checks need that does not depend on the host; raises ProfileError."""
+    read = _Reader(variables)
+    read.str("nova_compute_virt_type", ("kvm", "qemu"))
+    read.str("kolla_container_engine", ("docker", "podman"))
+    for name in ("enable_nova_libvirt_container", "libvirt_tls", "libvirt_tls_manage_certs", "libvirt_enable_sasl",
+                 "openvswitch_ovs_vsctl_wrapper_enabled", "enable_openvswitch",
+                 "nova_libvirt_cleanup_remove_volumes", "nova_libvirt_cleanup_running_vms_fatal"):
+        read.bool(name)
+    read.int("nova_libvirt_port")
+    read.int("qemu_user_gid")
+    read.list("libvirt_sasl_mech_list")
+    read.str("libvirt_sasl_authname")
+
+
+def resolve(variables: Variables, *, release: str | None,
+            nova_conf_overrides: list[tuple[str, dict[str, dict[str, str]]]]) -> Expectation:
+    """The full expectation for one host. Needs host facts for migration_hostname/address (unless set).
+
+    `nova_conf_overrides` are the operator's override files in merge order; the last `[libvirt] virt_type` wins
+    over nova_compute_virt_type in the nova.conf Kolla renders (KOLLA-FACTS §2).
+    """
+    read = _Reader(variables)
+    virt_variable = read.str("nova_compute_virt_type", ("kvm", "qemu"))
+    virt_type, virt_source = virt_variable, f"nova_compute_virt_type ({variables.source_of('nova_compute_virt_type')})"
+    for path, sections in nova_conf_overrides:
+        if sections.get("libvirt", {}).get("virt_type"):
+            virt_type, virt_source = sections["libvirt"]["virt_type"], f"[libvirt] virt_type in {path}"
+    password = variables["libvirt_sasl_password"] if "libvirt_sasl_password" in variables else None
+    return Expectation(
+        host=variables.host,
+        release=release,
+        virt_type=virt_type,
+        virt_type_variable=virt_variable,
+        virt_type_source=virt_source,
+        qemu_user_gid=read.int("qemu_user_gid"),
+        libvirt_container=read.bool("enable_nova_libvirt_container"),
+        container_engine=read.str("kolla_container_engine", ("docker", "podman")),
+        node_config_directory=read.str("node_config_directory"),
+        libvirt_tls=read.bool("libvirt_tls"),
+        libvirt_tls_manage_certs=read.bool("libvirt_tls_manage_certs"),
+        libvirt_port=read.int("nova_libvirt_port"),
+        sasl_enabled=read.bool("libvirt_enable_sasl"),
+        sasl_authname=read.str("libvirt_sasl_authname"),
+        sasl_password=Secret(password),
+        sasl_mech_list=read.list("libvirt_sasl_mech_list"),
+        migration_interface=read.str("migration_interface"),
+        migration_hostname=read.str("migration_hostname"),
+        migration_address=read.str("migration_interface_address"),
+        openvswitch_enabled=read.bool("enable_openvswitch"),
+        neutron_plugin_agent=read.str("neutron_plugin_agent"),
+        ovs_vsctl_wrapper_enabled=read.bool("openvswitch_ovs_vsctl_wrapper_enabled"),
+        cleanup_remove_volumes=read.bool("nova_libvirt_cleanup_remove_volumes"),
+        cleanup_running_vms_fatal=read.bool("nova_libvirt_cleanup_running_vms_fatal"),
+    )

@@ -1,0 +1,144 @@
+"""Evaluate Ansible variables the way Ansible does: lazily, Jinja templates rendered on use, native types kept.
+
+Only what Kolla's nova/libvirt variables need is supported; anything else is a clear error naming the variable.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jinja2
+from jinja2.nativetypes import NativeEnvironment, native_concat
+
+from conformance.errors import ProfileError
+
+
+def to_bool(value: Any) -> bool:
+    """Ansible's `bool` filter."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value == 1
+    return str(value).strip().lower() in ("yes", "on", "1", "true", "t", "y")
+
+
+def _ternary(value, true_value, false_value, none_value=None):
+    if value is None and none_value is not None:
+        return none_value
+    return true_value if to_bool(value) else false_value
+
+
+def _ipwrap(value):
+    text = str(value)
+    return f"[{text}]" if ":" in text and not text.startswith("[") else text
+
+
+class Variables(Mapping):
+    """One host's variables: a stack of layers (lowest first) evaluated lazily through Jinja.
+
+    `facts` is a callable returning Ansible-like facts ({"nodename": ..., "interfaces": {name: ipv4}});
+    it is called only when a template needs `ansible_facts`, so variables that do not need the host resolve offline.
+    """
+
+    def __init__(self, layers: list[tuple[str, Mapping[str, Any]]], *, host: str,
+                 groups: Mapping[str, list[str]], facts: Callable[[], Mapping[str, Any]] | None = None):
+        self.layers = layers
+        self.host = host
+        self.groups = groups
+        self._facts = facts
+        self._cache: dict[str, Any] = {}
+        self._resolving: list[str] = []
+        self._env = NativeEnvironment(undefined=jinja2.StrictUndefined)
+        self._env.filters.update(bool=to_bool, ternary=_ternary, ipwrap=_ipwrap,
+                                 put_address_in_context=lambda a, _ctx="url": _ipwrap(a),
+                                 kolla_address=self._kolla_address)
+
+    # -- Mapping protocol (what Jinja's context looks names up in) --------------------------------------
+    def _raw(self, name: str) -> tuple[str, Any]:
+        for source, layer in reversed(self.layers):
+            if name in layer:
+                return source, layer[name]
+        raise KeyError(name)
+
+    def __contains__(self, name) -> bool:
+        if name in ("inventory_hostname", "groups", "ansible_facts", "hostvars"):
+            return True
+        return any(name in layer for _, layer in self.layers)
+
+    def __getitem__(self, name: str) -> Any:
+        special = self._special(name)
+        if special is not None:
+            return special
+        if name in self._cache:
+            return self._cache[name]
+        source, raw = self._raw(name)
+        if name in self._resolving:
+            chain = " -> ".join(self._resolving + [name])
+            raise ProfileError(source, name, f"variable refers to itself: {chain}")
+        self._resolving.append(name)
+        try:
+            value = self._render(raw, source, name)
+        finally:
+            self._resolving.pop()
+        self._cache[name] = value
+        return value
+
+    def __iter__(self):
+        seen = set()
+        for _, layer in self.layers:
+            for key in layer:
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def source_of(self, name: str) -> str:
+        """Which file (or layer) the winning value of `name` comes from: evidence for findings."""
+        return self._raw(name)[0]
+
+    # -- rendering ------------------------------------------------------------------------------------
+    def _special(self, name: str):
+        if name == "inventory_hostname":
+            return self.host
+        if name == "groups":
+            return self.groups
+        if name == "ansible_facts":
+            if self._facts is None:
+                raise NeedsHostFacts(name)
+            return self._facts()
+        return None
+
+    def _render(self, raw: Any, source: str, name: str) -> Any:
+        if isinstance(raw, str) and ("{{" in raw or "{%" in raw):
+            try:
+                template = self._env.from_string(raw)
+                context = template.new_context(self, shared=True)
+                return native_concat(template.root_render_func(context))
+            except (NeedsHostFacts, ProfileError):
+                raise
+            except jinja2.UndefinedError as exc:
+                raise ProfileError(source, name, f"cannot evaluate {raw!r}: {exc.message}") from None
+            except jinja2.TemplateError as exc:
+                raise ProfileError(source, name, f"cannot evaluate {raw!r}: {exc}") from None
+        if isinstance(raw, list):
+            return [self._render(item, source, name) for item in raw]
+        if isinstance(raw, dict):
+            return {key: self._render(value, source, name) for key, value in raw.items()}
+        return raw
+
+    def _kolla_address(self, network: str, hostname: str | None = None) -> str:
+        """Kolla's `kolla_address` filter: the IPv4 address of `<network>_interface` on this host."""
+        interface = self[f"{network}_interface"]
+        facts = self["ansible_facts"]
+        address = facts.get("interfaces", {}).get(str(interface))
+        if not address:
+            known = ", ".join(sorted(facts.get("interfaces", {}))) or "none"
+            raise ProfileError(f"host {self.host}", f"{network}_interface",
+                               f"interface {interface!r} has no IPv4 address on the host (interfaces: {known})")
+        return address
+
+
+class NeedsHostFacts(Exception):
+    """A variable needs facts gathered from the host (e.g. migration_hostname); raised when none were given."""

@@ -1,0 +1,191 @@
+"""The pytest plugin (entry point `pytest11`): `pytest --profile PROFILE.yml [--alluredir DIR] [-n N]`.
+
+Data flows one way: profile -> expectations (per host) -> facts (per host, cached) -> checks -> findings -> reports.
+Without --profile the plugin only registers its options and markers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+
+import pytest
+
+from conformance import checks as check_registry
+from conformance.errors import ConformanceError, ExitCode, HostUnreachable, ProfileError
+from conformance.model import Finding, Phase, Status
+from conformance.profile import load_profile
+from conformance.report import allure_report, terminal
+from conformance.runtime import Run
+
+SUITE = Path(__file__).parent / "suite" / "kolla_conformance.py"
+FINDING_PROPERTY = "conformance_finding"
+
+
+class ConformanceWarning(UserWarning):
+    """A check that passed the gate with a warning (Status.WARN)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    host: str
+    check_id: str
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.check_id}"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("kolla-conformance", "Kolla libvirt conformance")
+    group.addoption("--profile", metavar="PROFILE.yml", help="host profile to check (enables the suite)")
+    group.addoption("--phase", action="append", choices=[p.value for p in Phase],
+                    help="run the checks of this phase (repeatable); default: the profile's phases")
+    group.addoption("--findings-json", metavar="PATH",
+                    help="write every finding (redacted) as a JSON list to PATH, for CI and other tools")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    # Keep every check of one host on one xdist worker: facts are read once per host, over one SSH connection.
+    if config.getoption("profile") and getattr(config.option, "numprocesses", None):
+        if getattr(config.option, "dist", "no") in ("no", "load"):
+            config.option.dist = "loadgroup"
+
+
+def pytest_configure(config):
+    for phase in Phase:
+        config.addinivalue_line("markers", f"{phase.value}: conformance checks of the {phase.value} phase")
+    path = config.getoption("profile")
+    if not path:
+        return
+    try:
+        profile = load_profile(path)
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None   # one line, exit code 4, before any host is touched
+    if config.getoption("phase"):
+        profile = dataclasses.replace(profile, phases=tuple(config.getoption("phase")))
+    config.pluginmanager.register(ConformanceSession(config, Run(profile)), "kolla-conformance-session")
+    # The checks live in the installed package; collect them whatever the current directory is.
+    # Collected through its folder so node ids read `kolla_conformance.py::test_check[<host>:<check id>]`.
+    config.addinivalue_line("python_files", SUITE.name)
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = [str(SUITE.parent)]
+    elif not any(str(Path(arg.split("::")[0]).resolve()).startswith(str(SUITE.parent)) for arg in config.args):
+        config.args.append(str(SUITE.parent))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    # A user-caused problem (unreachable host, config error) is one line, never a traceback.
+    if call.excinfo is not None and isinstance(call.excinfo.value, ConformanceError):
+        outcome.get_result().longrepr = str(call.excinfo.value)
+
+
+class ConformanceSession:
+    """Hooks and fixtures of a run with a profile; one instance per pytest process (controller or worker)."""
+
+    def __init__(self, config, run: Run):
+        self.config = config
+        self.run = run
+        self.findings: dict[tuple[str, str], Finding] = {}
+        self.worker_stats: dict[str, dict] = {}
+        run.redact.install_logging_filter("testinfra", "conformance")
+
+    # -- collection -----------------------------------------------------------------------------------
+    def pytest_generate_tests(self, metafunc):
+        if "conformance_target" not in metafunc.fixturenames:
+            return
+        params = []
+        for plan in self.run.profile.hosts:
+            for check in check_registry.all_checks():
+                phases = self._phases(check)
+                if not phases:
+                    continue
+                marks = [getattr(pytest.mark, p) for p in phases] + [pytest.mark.xdist_group(name=plan.name)]
+                params.append(pytest.param(Target(plan.name, check.id), marks=marks, id=f"{plan.name}:{check.id}"))
+        metafunc.parametrize("conformance_target", params)
+
+    def _phases(self, check) -> list[str]:
+        return [p.value for p in check.phases if p.value in self.run.profile.phases]
+
+    # -- fixtures -------------------------------------------------------------------------------------
+    @pytest.fixture(scope="session")
+    def conformance_session(self):
+        yield self
+        self.run.close()
+
+    @pytest.fixture
+    def conformance_host(self, conformance_target, request):
+        """The host's context, prepared in setup: an unreachable host is an error, not a failed check."""
+        check = check_registry.REGISTRY[conformance_target.check_id]
+        allure_report.label_test(check, conformance_target.host, self._phases(check))
+        context = self.run.host(conformance_target.host)
+        try:
+            context.prepare()
+        except ConformanceError as exc:
+            status = Status.UNREACHABLE if isinstance(exc, HostUnreachable) else Status.FAIL
+            self._record(request.node, check, conformance_target.host, status,
+                         "a reachable host with a resolvable expectation", str(exc))
+            raise
+        return context
+
+    # -- judging --------------------------------------------------------------------------------------
+    def judge(self, context, target: Target, node) -> None:
+        check = check_registry.REGISTRY[target.check_id]
+        expectation, facts = context.prepare()
+        try:
+            verdict = check.run(expectation, facts)
+        except HostUnreachable as exc:
+            self._record(node, check, target.host, Status.UNREACHABLE, "a reachable host", str(exc))
+            raise
+        finding = self._record(node, check, target.host, verdict.status, verdict.expected, verdict.actual,
+                               verdict.hint, verdict.evidence)
+        if verdict.status is Status.FAIL:
+            pytest.fail(finding.summary(), pytrace=False)
+        if verdict.status is Status.WARN:
+            warnings.warn(ConformanceWarning(finding.summary()))
+        if verdict.status is Status.NOT_APPLICABLE:
+            pytest.skip(f"not applicable: {finding.actual}")
+
+    def _record(self, node, check, host, status, expected, actual, hint="", evidence=None) -> Finding:
+        redact = self.run.redact
+        finding = Finding(check_id=check.id, host=host, status=status, severity=check.severity, area=check.area,
+                          phase=",".join(self._phases(check)), expected=redact(expected), actual=redact(actual),
+                          hint=redact(hint), evidence={redact(k): redact(v) for k, v in (evidence or {}).items()})
+        allure_report.attach_finding(finding)
+        node.user_properties.append((FINDING_PROPERTY, finding.to_json()))
+        return finding
+
+    # -- results (on the controller under xdist: reports carry the findings over) -----------------------
+    def pytest_runtest_logreport(self, report):
+        for name, value in report.user_properties:
+            if name == FINDING_PROPERTY:
+                finding = Finding.from_json(value)
+                self.findings[(finding.host, finding.check_id)] = finding
+
+    def pytest_testnodedown(self, node, error):
+        self.worker_stats.update(getattr(node, "workeroutput", {}).get("conformance_stats", {}))
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if hasattr(self.config, "workeroutput"):   # xdist worker: hand SSH statistics to the controller
+            self.config.workeroutput["conformance_stats"] = self.run.stats()
+            return
+        path = self.config.getoption("findings_json")
+        if path:
+            ordered = sorted(self.findings.values(), key=lambda f: (f.host, f.check_id))
+            Path(path).write_text("[\n" + ",\n".join(f.to_json() for f in ordered) + "\n]\n")
+        if exitstatus in (ExitCode.OK, ExitCode.CHECK_FAILED):
+            statuses = {f.status for f in self.findings.values()}
+            if Status.FAIL in statuses:
+                session.exitstatus = ExitCode.CHECK_FAILED
+            elif Status.UNREACHABLE in statuses:
+                session.exitstatus = ExitCode.HOSTS_UNREACHABLE
+            else:
+                session.exitstatus = ExitCode.OK
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if hasattr(self.config, "workeroutput"):
+            return
+        stats = {**self.run.stats(), **self.worker_stats}
+        terminal.summary(terminalreporter, list(self.findings.values()), stats)

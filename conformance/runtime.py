@@ -1,0 +1,81 @@
+"""One run against the hosts of a profile: per-host connection, facts and expectation, created on first use."""
+from __future__ import annotations
+
+import tempfile
+import threading
+
+from conformance.access import HostConnection
+from conformance.errors import HostUnreachable
+from conformance.facts import Facts
+from conformance.kolla import expectations
+from conformance.probes import host as host_probes
+from conformance.profile import HostPlan, Profile
+from conformance.redact import Redactor, secret_leaves
+
+
+class HostContext:
+    def __init__(self, profile: Profile, plan: HostPlan, control_dir: str):
+        self.profile, self.plan = profile, plan
+        self.connection = HostConnection(plan.name, plan.address, plan.ssh, control_dir)
+        self._facts: Facts | None = None
+        self._expectation = None
+        self._failure: Exception | None = None
+
+    def prepare(self) -> tuple[expectations.Expectation, Facts]:
+        """Connect, gather Ansible-like facts, resolve the expectation. A failure is remembered for the host,
+        so every later check of an unreachable host fails at once instead of waiting for its own timeout."""
+        if self._failure is not None:
+            raise self._failure
+        if self._expectation is None:
+            try:
+                facts = Facts(self.connection)
+                variables = self.profile.variables(self.plan, facts=lambda: facts.probe(host_probes.ansible_facts))
+                self._expectation = expectations.resolve(
+                    variables, release=self.profile.release,
+                    nova_conf_overrides=self.profile.kolla.nova_compute_overrides(self.plan.name))
+                facts.engine = self._expectation.container_engine
+                self._facts = facts
+            except Exception as exc:
+                self._failure = exc
+                raise
+        return self._expectation, self._facts
+
+    def stats(self) -> dict:
+        return {"commands": self.connection.commands, "connections": self.connection.connections}
+
+
+class Run:
+    """Everything one pytest process knows about the run (under xdist, one per worker)."""
+
+    def __init__(self, profile: Profile):
+        self.profile = profile
+        self.redact = Redactor(self._secrets())
+        self._control_dir = tempfile.mkdtemp(prefix="kc-")
+        self._hosts: dict[str, HostContext] = {}
+        self._lock = threading.Lock()
+
+    def _secrets(self) -> list[str]:
+        found = []
+        for source, layer in self.profile.kolla.extra_vars:
+            if source.endswith("passwords.yml"):
+                found += secret_leaves(layer)
+            else:
+                found += [v for k, v in layer.items() if "password" in str(k) and isinstance(v, str)]
+        return found
+
+    def host(self, name: str) -> HostContext:
+        with self._lock:
+            if name not in self._hosts:
+                plan = next(p for p in self.profile.hosts if p.name == name)
+                self._hosts[name] = HostContext(self.profile, plan, self._control_dir)
+            return self._hosts[name]
+
+    def stats(self) -> dict[str, dict]:
+        return {name: ctx.stats() for name, ctx in self._hosts.items()}
+
+    def close(self) -> None:
+        for ctx in self._hosts.values():
+            ctx.connection.close()
+
+
+__all__ = ["HostContext", "Run", "HostUnreachable"]
