@@ -1,0 +1,1 @@
+"""Checks of area cleanup (see README, list of checks)."""

@@ -1,0 +1,1 @@
+"""Checks of area libvirt_mode (see README, list of checks)."""

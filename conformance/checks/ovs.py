@@ -1,0 +1,1 @@
+"""Checks of area ovs (see README, list of checks)."""

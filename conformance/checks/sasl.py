@@ -1,0 +1,1 @@
+"""Checks of area sasl (see README, list of checks)."""

@@ -1,0 +1,1 @@
+"""Checks of area tls (see README, list of checks)."""
