@@ -35,6 +35,11 @@ class Target:
         return f"{self.host}:{self.check_id}"
 
 
+def pytest_addhooks(pluginmanager):
+    from conformance import hooks
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("kolla-conformance", "Kolla libvirt conformance")
     group.addoption("--profile", metavar="PROFILE.yml", help="host profile to check (enables the suite)")
@@ -139,6 +144,8 @@ class ConformanceSession:
         except HostUnreachable as exc:
             self._record(node, check, target.host, Status.UNREACHABLE, "a reachable host", str(exc))
             raise
+        verdict = self.config.hook.pytest_conformance_verdict(
+            check=check, expectation=expectation, facts=facts, verdict=verdict, node=node, context=context) or verdict
         finding = self._record(node, check, target.host, verdict.status, verdict.expected, verdict.actual,
                                verdict.hint, verdict.evidence)
         if verdict.status is Status.FAIL:
@@ -155,6 +162,7 @@ class ConformanceSession:
                           hint=redact(hint), evidence={redact(k): redact(v) for k, v in (evidence or {}).items()})
         allure_report.attach_finding(finding)
         node.user_properties.append((FINDING_PROPERTY, finding.to_json()))
+        self.config.hook.pytest_conformance_finding(finding=finding, node=node)
         return finding
 
     # -- results (on the controller under xdist: reports carry the findings over) -----------------------

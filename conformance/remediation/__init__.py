@@ -1,0 +1,1 @@
+"""Remediation: plan, apply and check again for the failures that have a known fix (see plugin.py)."""
