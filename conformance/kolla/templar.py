@@ -115,7 +115,10 @@ class Variables(Mapping):
             try:
                 template = self._env.from_string(raw)
                 context = template.new_context(self, shared=True)
-                return native_concat(template.root_render_func(context))
+                value = native_concat(template.root_render_func(context))
+                if isinstance(value, jinja2.Undefined):   # native rendering returns a lone Undefined unraised
+                    value._fail_with_undefined_error()
+                return value
             except (NeedsHostFacts, ProfileError):
                 raise
             except jinja2.UndefinedError as exc:
