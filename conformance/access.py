@@ -64,13 +64,14 @@ class _TimedSshBackend(SshBackend):
 
     NAME = "conformance-ssh"
     deadline: float | None = None
+    stdin: bytes | None = None   # fed to the remote command (secrets go here, never into argv)
 
     def run_local(self, command, *args):
         cmd = self.quote(command, *args)
-        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL if self.stdin is None else subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         try:
-            stdout, stderr = proc.communicate(timeout=self.deadline)
+            stdout, stderr = proc.communicate(input=self.stdin, timeout=self.deadline)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
@@ -97,8 +98,10 @@ class HostConnection:
             ssh_extra_args=ssh.extra_args(), sudo=ssh.sudo)
         self.testinfra = testinfra.host.Host(self._backend)
 
-    def run(self, command: str, timeout: int | None = None) -> CommandResult:
-        """Run a shell command on the host. Raises HostUnreachable if SSH fails or the command hangs."""
+    def run(self, command: str, timeout: int | None = None, stdin: bytes | str | None = None) -> CommandResult:
+        """Run a shell command on the host. Raises HostUnreachable if SSH fails or the command hangs.
+
+        `stdin` goes to the command through the SSH channel: the way to pass a secret without putting it in argv."""
         limit = timeout or self.ssh.command_timeout
         # The remote `timeout` stops the command itself; the local deadline covers a hung connection.
         wrapped = f"timeout -k 5 {limit} sh -c {shlex.quote(command)}"
@@ -107,6 +110,7 @@ class HostConnection:
             if not os.path.exists(self.control_path):
                 self.connections += 1
             self._backend.deadline = limit + 10
+            self._backend.stdin = stdin.encode() if isinstance(stdin, str) else stdin
             try:
                 out = self._backend.run(wrapped)
             except CommandTimeout:
@@ -115,6 +119,8 @@ class HostConnection:
                 result = exc.args[0] if exc.args else None
                 detail = getattr(result, "stderr", "") or str(exc)
                 raise HostUnreachable(self.name, f"ssh to {self.address} failed: {_last_line(detail)}")
+            finally:
+                self._backend.stdin = None
         if out.rc == 124:
             raise HostUnreachable(self.name, f"command timed out after {limit}s: {_first_word(command)}")
         return CommandResult(command, out.rc, out.stdout, out.stderr)

@@ -47,6 +47,11 @@ class Facts:
     def host(self) -> str:
         return self.connection.name
 
+    def invalidate(self) -> None:
+        """Forget everything read so far: after remediation changed the host, later checks must read it again."""
+        self._probes.clear()
+        self._commands.clear()
+
     def probe(self, fn: Callable[["Facts"], T], *args) -> T:
         key = (fn, args)
         if key not in self._probes:
