@@ -1,0 +1,133 @@
+"""What a fix does on a host, one reviewable step at a time: write a file, change its mode, run a command.
+
+Every action can describe itself (plan output), write itself as shell (the per-host review script) and apply
+itself through a Journal, which backs up files first and remembers how to undo commands.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import shlex
+
+from conformance.remediation.registry import Risk
+
+_WRITE = r"""set -e
+P={path}; d=$(dirname "$P")
+t=$(mktemp "$d/.kc-XXXXXX"); trap 'rm -f "$t"' EXIT
+cat > "$t"
+if [ -e "$P" ]; then chown --reference="$P" "$t"; chmod --reference="$P" "$t"; fi
+{attrs}
+mv -f "$t" "$P"; trap - EXIT
+"""
+
+
+def _attrs(target: str, mode: int | None, owner: str | None) -> list[str]:
+    lines = [f"chown {shlex.quote(owner)} {target}"] if owner else []
+    return lines + ([f"chmod {mode:04o} {target}"] if mode is not None else [])
+
+
+@dataclasses.dataclass
+class WriteFile:
+    """Replace a file's content atomically (temp file in the same folder, then rename)."""
+
+    path: str
+    content: str
+    before: str | None = None         # current content (None: the file does not exist), for the diff
+    mode: int | None = None           # None: keep the current file's mode (mktemp's 0600 for a new file)
+    owner: str | None = None          # "user:group"; None: keep the current owner
+    secret: bool = False              # content holds a secret: the diff and script never show it
+    risk: Risk = Risk.SAFE
+
+    def describe(self) -> str:
+        attrs = ", ".join(filter(None, [f"mode {self.mode:04o}" if self.mode is not None else "",
+                                        f"owner {self.owner}" if self.owner else ""]))
+        verb = "create" if self.before is None else "rewrite"
+        return f"{verb} {self.path}" + (f" ({attrs})" if attrs else "")
+
+    def diff(self) -> str:
+        if self.secret:
+            return f"--- {self.path}\n+++ {self.path}\n(content holds a secret: diff not shown)\n"
+        old = (self.before or "").splitlines(keepends=True)
+        new = self.content.splitlines(keepends=True)
+        return "".join(difflib.unified_diff(old, new, f"{self.path} (now)" if self.before is not None else "/dev/null",
+                                            f"{self.path} (fixed)"))
+
+    def script(self) -> list[str]:
+        if self.secret:
+            return [f"# {self.describe()}: its content holds a secret; render it from passwords.yml by hand"]
+        body = self.content if self.content.endswith("\n") else self.content + "\n"
+        command = _WRITE.format(path=shlex.quote(self.path), attrs="\n".join(_attrs('"$t"', self.mode, self.owner)))
+        return [f"sh -c {shlex.quote(command)} <<'KOLLA_CONFORMANCE_EOF'", body.rstrip("\n"), "KOLLA_CONFORMANCE_EOF"]
+
+    def apply(self, journal) -> None:
+        journal.backup.save(self.path)
+        command = _WRITE.format(path=shlex.quote(self.path), attrs="\n".join(_attrs('"$t"', self.mode, self.owner)))
+        journal.remote.must(command, f"write {self.path}", stdin=self.content)
+
+
+@dataclasses.dataclass
+class SetAttrs:
+    """Change a file's or device node's owner and mode (bytes are untouched)."""
+
+    path: str
+    mode: int | None = None
+    owner: str | None = None          # "user:group", ":group" or "uid:gid"
+    risk: Risk = Risk.SAFE
+
+    def describe(self) -> str:
+        parts = ([f"owner {self.owner}"] if self.owner else []) + ([f"mode {self.mode:04o}"] if self.mode is not None else [])
+        return f"set {self.path} to " + ", ".join(parts)
+
+    def diff(self) -> str:
+        return ""
+
+    def script(self) -> list[str]:
+        return _attrs(shlex.quote(self.path), self.mode, self.owner)
+
+    def apply(self, journal) -> None:
+        journal.backup.save(self.path)
+        journal.remote.must(" && ".join(self.script()), self.describe())
+
+
+@dataclasses.dataclass
+class Command:
+    """A command on the host. `undo` reverses it on rollback; `stdin` (e.g. a Secret) goes through the SSH
+    channel, never into argv; `rerun_on_rollback` repeats it after files are restored (a restart)."""
+
+    command: str
+    what: str
+    undo: str | None = None
+    stdin: object = None
+    stdin_hint: str = ""              # how the review script gets stdin, e.g. '< "$SASL_PASSWORD_FILE"'
+    rerun_on_rollback: bool = False
+    risk: Risk = Risk.SAFE
+    irreversible: str = ""            # why there is no undo, shown in the plan
+    timeout: int = 180
+    shown: str = ""                   # a short form of the command for the plan (default: the command)
+
+    def describe(self) -> str:
+        note = f" [no undo: {self.irreversible}]" if self.irreversible else ""
+        return f"{self.what}: `{self.shown or self.command}`{note}"
+
+    def diff(self) -> str:
+        return ""
+
+    def script(self) -> list[str]:
+        return [f"{self.command} {self.stdin_hint}".rstrip()]
+
+    def apply(self, journal) -> None:
+        journal.remote.must(self.command, self.what, stdin=self.stdin, timeout=self.timeout)
+        if self.undo:
+            journal.on_rollback(self.undo, f"undo: {self.what}")
+        if self.rerun_on_rollback:
+            journal.after_restore(self.command, f"again after restore: {self.what}")
+
+
+def restart_container(engine: str, name: str, ready: str = "true") -> Command:
+    """Restart a Kolla container and wait until `ready` succeeds inside it (Kolla's handlers wait the same way)."""
+    q = shlex.quote
+    wait = (f"for i in $(seq 60); do {q(engine)} exec {q(name)} sh -c {q(ready)} >/dev/null 2>&1 && exit 0; "
+            f"sleep 1; done; echo '{name} not ready after 60 s' >&2; exit 1")
+    return Command(f"{q(engine)} restart {q(name)} >/dev/null && {wait}",
+                   f"restart the {name} container (Kolla copies its config files in on start)",
+                   rerun_on_rollback=True, risk=Risk.DISRUPTIVE, shown=f"{engine} restart {name}")

@@ -1,0 +1,107 @@
+"""Apply one plan on one host: lock, back up, act, check again; roll back everything if anything fails.
+
+The outcome of the test is the check run again on fresh facts, never the fact that commands exited 0
+(OpenSCAP reports rules as fixed when the fix errored; we do not).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from contextlib import nullcontext
+
+from conformance.errors import HostUnreachable
+from conformance.model import Status, Verdict
+from conformance.remediation.backup import BACKUP_ROOT, Backup
+from conformance.remediation.hostlock import LOCK_DIR, HostLock, HostLocked
+from conformance.remediation.planner import Plan
+from conformance.remediation.remote import FAIL_AT_ENV, ActionError, Remote, injected_failure_index
+
+
+class Journal:
+    """What a fix changed so far, and how to take it back."""
+
+    def __init__(self, remote: Remote, backup: Backup):
+        self.remote, self.backup = remote, backup
+        self._undo: list[tuple[str, str]] = []
+        self._after_restore: list[tuple[str, str]] = []
+
+    def on_rollback(self, command: str, what: str) -> None:
+        self._undo.append((command, what))
+
+    def after_restore(self, command: str, what: str) -> None:
+        self._after_restore.append((command, what))
+
+    def rollback(self) -> list[str]:
+        """Undo commands (last first), restore files, then repeat restarts so services read the originals."""
+        problems = []
+        for command, what in reversed(self._undo):
+            result = self.remote.run(command)
+            if not result.ok:
+                problems.append(f"{what}: exit {result.rc}")
+        problems += self.backup.restore_all()
+        for command, what in self._after_restore:
+            result = self.remote.run(command)
+            if not result.ok:
+                problems.append(f"{what}: exit {result.rc}")
+        return problems
+
+
+@dataclasses.dataclass
+class Outcome:
+    state: str                        # fixed | still-failing | rolled-back | locked
+    verdict: Verdict | None           # the check run again (None when it was not)
+    steps: list[str]
+    error: str = ""
+    backup: str = ""
+    rollback_problems: list[str] = dataclasses.field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [f"outcome: {self.state}"] + [f"  {step}" for step in self.steps]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        if self.backup:
+            lines.append(f"  backup on the host: {self.backup}")
+        if self.state in ("still-failing", "rolled-back"):
+            lines.append("  rolled back: " + ("; ".join(self.rollback_problems) if self.rollback_problems
+                                             else "every change reverted"))
+        return "\n".join(lines)
+
+
+def apply(plan: Plan, remote: Remote, recheck: Callable[[], Verdict], lock_wait: float = 60,
+          step: Callable[[str], object] | None = None, lock_path: str = LOCK_DIR,
+          backup_root: str = BACKUP_ROOT) -> Outcome:
+    """`recheck` runs the same check on fresh facts; `step(title)` is a context manager (an Allure step)."""
+    step = step or (lambda title: nullcontext())
+    try:
+        with HostLock(remote, lock_wait, lock_path):
+            return _apply_locked(plan, remote, recheck, step, Backup(remote, plan.check_id, backup_root))
+    except HostLocked as exc:
+        return Outcome("locked", None, [], error=str(exc))
+
+
+def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup) -> Outcome:
+    journal = Journal(remote, backup)
+    steps: list[str] = []
+    fail_at = injected_failure_index()
+    try:
+        for number, action in enumerate(plan.actions, 1):
+            with step(action.describe()):
+                action.apply(journal)
+            steps.append(f"done: {action.describe()}")
+            if fail_at == number:
+                raise ActionError(f"injected failure after action {number} ({FAIL_AT_ENV}, a test-only hook)")
+        with step(f"check {plan.check_id} again"):
+            verdict = recheck()
+    except (ActionError, HostUnreachable) as exc:
+        with step("roll back"):
+            problems = journal.rollback()
+        return Outcome("rolled-back", None, steps, str(exc), _root(journal), problems)
+    if verdict.status in (Status.FAIL, Status.UNREACHABLE):
+        with step("roll back: the check still fails"):
+            problems = journal.rollback()
+        return Outcome("still-failing", verdict, steps, "", _root(journal), problems)
+    return Outcome("fixed", verdict, steps, "", _root(journal))
+
+
+def _root(journal: Journal) -> str:
+    return journal.backup.root if journal.backup.entries else ""

@@ -1,0 +1,73 @@
+"""Backups on the host, before anything changes: bytes, owner and mode of each file a fix touches.
+
+Kept in BACKUP_ROOT/<stamp>-<check id>-<token>/ (mode 0700, since keys are backed up too), with a manifest an
+operator can read to restore by hand. Names are numbers: no path or content of a secret appears in them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import time
+import uuid
+
+from conformance.remediation.remote import Remote
+
+BACKUP_ROOT = "/var/backups/kolla-conformance"
+
+_SAVE = r"""set -e
+B={root}; P={path}; N={n}
+mkdir -p -m 0700 "$B"
+if [ -L "$P" ] || [ -f "$P" ]; then cp -a "$P" "$B/$N"; kind=file
+elif [ -e "$P" ]; then kind=meta
+else printf '%s\tabsent\t-\t-\t%s\n' "$N" "$P" >> "$B/manifest"; echo absent; exit 0; fi
+meta=$(stat -c '%u:%g %a' "$P")
+printf '%s\t%s\t%s\t%s\n' "$N" "$kind" "$(echo $meta | tr ' ' '\t')" "$P" >> "$B/manifest"
+echo "$kind $meta"
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    path: str
+    kind: str          # file (bytes kept) | meta (device node, directory: owner and mode kept) | absent
+    number: int
+    owner: str = ""    # uid:gid
+    mode: str = ""     # octal
+
+
+class Backup:
+    def __init__(self, remote: Remote, check_id: str, root: str = BACKUP_ROOT):
+        self.remote = remote
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        self.root = f"{root}/{stamp}-{check_id}-{uuid.uuid4().hex[:6]}"
+        self.entries: dict[str, Entry] = {}
+
+    def save(self, path: str) -> Entry:
+        """Keep `path` as it is now; only the first save of a path in one fix counts."""
+        if path in self.entries:
+            return self.entries[path]
+        number = len(self.entries) + 1
+        out = self.remote.must(_SAVE.format(root=shlex.quote(self.root), path=shlex.quote(path), n=number),
+                               f"back up {path}").split()
+        entry = Entry(path, out[0], number, *(out[1:3] if len(out) >= 3 else ("", "")))
+        self.entries[path] = entry
+        return entry
+
+    def restore_all(self) -> list[str]:
+        """Put every saved path back, last saved first. Returns the problems (empty when all went back)."""
+        problems = []
+        for entry in reversed(list(self.entries.values())):
+            result = self.remote.run(self._restore_command(entry))
+            if not result.ok:
+                problems.append(f"{entry.path}: {result.stderr.strip() or result.stdout.strip()}")
+        return problems
+
+    def _restore_command(self, entry: Entry) -> str:
+        path = shlex.quote(entry.path)
+        if entry.kind == "absent":
+            return f"rm -f {path}"
+        if entry.kind == "meta":
+            return f"chown {entry.owner} {path} && chmod {entry.mode} {path}"
+        # Copy next to the target, then rename: the original comes back atomically with its owner and mode.
+        saved = shlex.quote(f"{self.root}/{entry.number}")
+        return (f"t=$(dirname {path})/.kc-restore.$$ && cp -a {saved} \"$t\" && mv -f \"$t\" {path}")

@@ -1,0 +1,156 @@
+"""Plan, apply, backup, rollback and lock machinery on real files with a real shell (no SSH, no lab)."""
+import subprocess
+
+import pytest
+
+from conformance.kolla.expectations import Secret
+from conformance.model import Verdict
+from conformance.remediation import applier
+from conformance.remediation.actions import Command, SetAttrs, WriteFile
+from conformance.remediation.backup import Backup
+from conformance.remediation.hostlock import HostLock, HostLocked
+from conformance.remediation.planner import Plan
+from conformance.remediation.registry import Fix, Risk
+from conformance.remediation.remote import FAIL_AT_ENV, Remote
+from tests.remediation.local import LocalConnection, snapshot
+
+PASSWORD = "pw-Zq81-never-shown"
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    """A small 'host': a config file owned by a non-root user, a key with a loose mode, a backup root."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "sasl.conf").write_text("mech_list: scram-sha-256\nsasldb_path: /etc/libvirt/passwd.db\n")
+    (etc / "sasl.conf").chmod(0o660)
+    subprocess.run(["chown", "42427:42427", str(etc / "sasl.conf")], check=True)
+    (etc / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
+    (etc / "key.pem").chmod(0o644)
+    monkeypatch.delenv(FAIL_AT_ENV, raising=False)
+    return etc
+
+
+def remote():
+    return Remote(LocalConnection())
+
+
+def plan_of(*actions, risk=Risk.SAFE):
+    return Plan("localhost", Fix("sasl.mech-list", risk, "test fix", lambda ctx: []), list(actions))
+
+
+def run_apply(plan, tmp_path, verdict=Verdict.passed(), **kw):
+    r = remote()
+    return applier.apply(plan, r, lambda: verdict, lock_wait=0, lock_path=str(tmp_path / "lock"),
+                         backup_root=str(tmp_path / "backups"), **kw), r
+
+
+def test_write_is_atomic_and_keeps_owner_and_mode(tree, tmp_path):
+    path = tree / "sasl.conf"
+    outcome, _ = run_apply(plan_of(WriteFile(str(path), "mech_list: DIGEST-MD5\n")), tmp_path)
+    assert outcome.state == "fixed"
+    assert path.read_text() == "mech_list: DIGEST-MD5\n"
+    st = path.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (42427, 42427, 0o660)
+    assert not [p for p in tree.iterdir() if p.name.startswith(".kc-")]   # no temp file left
+    backups = list((tmp_path / "backups").iterdir())
+    assert len(backups) == 1 and (backups[0] / "1").read_text().startswith("mech_list: scram")
+    assert "sasl.conf" in (backups[0] / "manifest").read_text()
+
+
+def test_still_failing_check_rolls_back_byte_identical(tree, tmp_path):
+    before = snapshot(tree)
+    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"),
+                   WriteFile(str(tree / "new.rules"), "KERNEL==\"kvm\"\n", mode=0o644),
+                   SetAttrs(str(tree / "key.pem"), mode=0o600, owner="0:0"),
+                   Command(f"touch {tree}/made-by-command", "make a file", undo=f"rm -f {tree}/made-by-command"))
+    outcome, _ = run_apply(plan, tmp_path, verdict=Verdict.failed("x", "still y"))
+    assert outcome.state == "still-failing" and outcome.rollback_problems == []
+    assert snapshot(tree) == before
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3])
+def test_injected_failure_mid_apply_leaves_files_byte_identical(tree, tmp_path, monkeypatch, fail_at):
+    before = snapshot(tree)
+    monkeypatch.setenv(FAIL_AT_ENV, str(fail_at))
+    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"),
+                   SetAttrs(str(tree / "key.pem"), mode=0o600),
+                   WriteFile(str(tree / "new.rules"), "x\n"))
+    outcome, _ = run_apply(plan, tmp_path)
+    assert outcome.state == "rolled-back" and "injected failure" in outcome.error
+    assert len(outcome.steps) == fail_at
+    assert snapshot(tree) == before
+
+
+def test_a_failing_action_rolls_back_what_ran_before_it(tree, tmp_path):
+    before = snapshot(tree)
+    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "changed\n"), Command("exit 3", "an action that fails"))
+    outcome, _ = run_apply(plan, tmp_path)
+    assert outcome.state == "rolled-back" and "exit 3" in outcome.error
+    assert snapshot(tree) == before
+
+
+def test_secret_goes_through_stdin_only(tree, tmp_path):
+    target = tree / "from-stdin"
+    action = Command(f"cat > {target}", "store a secret", stdin=Secret(PASSWORD + "\n"),
+                     stdin_hint='< "$SASL_PASSWORD_FILE"')
+    outcome, r = run_apply(plan_of(action), tmp_path)
+    assert outcome.state == "fixed" and target.read_text() == PASSWORD + "\n"
+    assert not any(PASSWORD in c for c in r.connection.commands)          # never in argv
+    shown = plan_of(action).text() + plan_of(action).script() + outcome.text()
+    assert PASSWORD not in shown and "SASL_PASSWORD_FILE" in shown
+
+
+def test_secret_file_content_is_never_shown():
+    action = WriteFile("/etc/kolla/nova-compute/auth.conf", f"password={PASSWORD}\n", "password=old\n", secret=True)
+    assert PASSWORD not in action.diff() + "\n".join(action.script()) + action.describe()
+
+
+def test_plan_shows_a_unified_diff_and_the_script_does_the_same_as_apply(tree, tmp_path):
+    path = tree / "sasl.conf"
+    action = WriteFile(str(path), "mech_list: DIGEST-MD5\nsasldb_path: /etc/libvirt/passwd.db\n", path.read_text())
+    plan = plan_of(action)
+    assert "-mech_list: scram-sha-256\n" in action.diff() and "+mech_list: DIGEST-MD5" in plan.text()
+    script = tmp_path / "review.sh"
+    script.write_text("set -eu\n" + plan.script())
+    subprocess.run(["sh", str(script)], check=True)          # the reviewable script really works
+    assert path.read_text().startswith("mech_list: DIGEST-MD5")
+    assert (path.stat().st_uid, path.stat().st_mode & 0o777) == (42427, 0o660)
+
+
+def test_restore_puts_back_a_device_like_nodes_metadata(tmp_path):
+    node = tmp_path / "kvm"
+    subprocess.run(["mknod", "-m", "600", str(node), "c", "1", "3"], check=True)
+    backup = Backup(remote(), "virt.dev-kvm-access", root=str(tmp_path / "b"))
+    assert backup.save(str(node)).kind == "meta"
+    subprocess.run(f"chgrp 42427 {node} && chmod 660 {node}", shell=True, check=True)
+    assert backup.restore_all() == []
+    assert (node.stat().st_gid, node.stat().st_mode & 0o777) == (0, 0o600)
+
+
+def test_lock_excludes_a_second_run_and_only_its_owner_releases_it(tmp_path):
+    path = str(tmp_path / "lock")
+    with HostLock(remote(), wait=0, path=path):
+        with pytest.raises(HostLocked, match="another run"):
+            HostLock(remote(), wait=1, path=path).__enter__()
+        HostLock(remote(), wait=0, path=path).__exit__(None, None, None)   # a stranger cannot release it
+        assert (tmp_path / "lock").is_dir()
+    assert not (tmp_path / "lock").exists()
+
+
+def test_apply_on_a_locked_host_changes_nothing(tree, tmp_path):
+    before = snapshot(tree)
+    with HostLock(remote(), wait=0, path=str(tmp_path / "lock")):
+        outcome, _ = run_apply(plan_of(WriteFile(str(tree / "sasl.conf"), "x\n")), tmp_path)
+    assert outcome.state == "locked" and snapshot(tree) == before
+
+
+def test_undo_commands_run_last_first_and_restarts_repeat_after_restore(tree, tmp_path):
+    log = tree / "log"
+    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "new\n"),
+                   Command(f"echo restart >> {log}", "restart", rerun_on_rollback=True),
+                   Command(f"echo a >> {log}", "a", undo=f"echo undo-a >> {log}"),
+                   Command(f"echo b >> {log}", "b", undo=f"echo undo-b >> {log}"))
+    outcome, _ = run_apply(plan, tmp_path, verdict=Verdict.failed("x", "y"))
+    assert outcome.state == "still-failing"
+    assert log.read_text().split() == ["restart", "a", "b", "undo-b", "undo-a", "restart"]
