@@ -261,3 +261,44 @@ def test_fault_registry_is_data():
     for f in FAULTS.values():
         assert f.description and f.checks and all("." in c for c in f.checks)
     assert FAULTS["no-vt-flags"].checks == {"virt.cpu-vt-flags"}
+
+
+def test_down_after_killed_up(tmp_path):
+    """A `up` killed half way leaves a journal; `down` removes everything from it."""
+    import json
+    import signal
+    import time
+    d = REPO / ".lab" / f"killed-{os.getpid()}"
+    sc = tmp_path / "s.yml"
+    sc.write_text("name: killed\nhosts:\n  - {name: k, count: 3, shape: docker}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "fixtures.lab", "up", str(sc), "--dir", str(d)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((d / "hosts").glob("*/boot.log")):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    st = json.loads((d / "state.json").read_text())
+    tag = st["info"]["k"]
+    Lab(d).down()
+    assert not d.exists()
+    assert not [n for n in os.listdir("/run/netns") if n.startswith(f"kolla-lab{tag}-")]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert f"klb{tag}:" not in links and f" kl{tag}v" not in links
+    assert str(d) not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_concurrent_labs_get_distinct_tags():
+    from concurrent.futures import ThreadPoolExecutor
+    dirs = [REPO / ".lab" / f"conc{i}-{os.getpid()}" for i in range(2)]
+    labs = [Lab(x) for x in dirs]
+    try:
+        with ThreadPoolExecutor(2) as ex:
+            infos = list(ex.map(lambda lb: lb.up({"name": "conc", "hosts": [{"name": "c1", "shape": "podman"}]}),
+                                labs))
+        assert infos[0].tag != infos[1].tag
+        assert infos[0].hosts["c1"].address != infos[1].hosts["c1"].address
+    finally:
+        for lb in labs:
+            lb.down()
