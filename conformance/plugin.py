@@ -15,11 +15,12 @@ from conformance import checks as check_registry
 from conformance.errors import ConformanceError, ExitCode, HostUnreachable, ProfileError
 from conformance.model import Finding, Phase, Status
 from conformance.profile import load_profile
-from conformance.report import allure_report, terminal
+from conformance import waivers as waiver_rules
+from conformance.report import allure_report, results, terminal
 from conformance.runtime import Run
 
 SUITE = Path(__file__).parent / "suite" / "kolla_conformance.py"
-FINDING_PROPERTY = "conformance_finding"
+FINDING_PROPERTY = results.FINDING_PROPERTY
 
 
 class ConformanceWarning(UserWarning):
@@ -47,6 +48,10 @@ def pytest_addoption(parser):
                     help="run the checks of this phase (repeatable); default: the profile's phases")
     group.addoption("--findings-json", metavar="PATH",
                     help="write every finding (redacted) as a JSON list to PATH, for CI and other tools")
+    group.addoption("--waivers", metavar="WAIVERS.yml",
+                    help="waiver file (check, hosts, reason, expires, approved_by); overrides the profile's `waivers`")
+    group.addoption("--strict-warnings", action="store_true",
+                    help="warnings fail the gate (exit 1) like failed checks; waived warnings still pass")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -69,6 +74,10 @@ def pytest_configure(config):
         raise pytest.UsageError(str(exc)) from None   # one line, exit code 4, before any host is touched
     if config.getoption("phase"):
         profile = dataclasses.replace(profile, phases=tuple(config.getoption("phase")))
+    # xdist workers re-parse the original command line, so the controller's switch to loadgroup reaches
+    # them only through workerinput; without it they never tag items with their host group.
+    if getattr(config, "workerinput", {}).get("conformance_loadgroup"):
+        config.option.loadgroup = True
     config.pluginmanager.register(ConformanceSession(config, Run(profile)), "kolla-conformance-session")
     # The checks live in the installed package; collect them whatever the current directory is.
     # Collected through its folder so node ids read `kolla_conformance.py::test_check[<host>:<check id>]`.
@@ -93,9 +102,25 @@ class ConformanceSession:
     def __init__(self, config, run: Run):
         self.config = config
         self.run = run
-        self.findings: dict[tuple[str, str], Finding] = {}
         self.worker_stats: dict[str, dict] = {}
+        self.results = results.Results(config, self._waivers(config, run.profile),
+                                       config.getoption("strict_warnings"))
+        self.findings = self.results.findings   # (host, check id) -> Finding, waivers applied
         run.redact.install_logging_filter("testinfra", "conformance")
+
+    @staticmethod
+    def _waivers(config, profile):
+        path = config.getoption("waivers") or profile.waivers
+        if not path:
+            return ()
+        try:
+            return waiver_rules.load(path, {c.id for c in check_registry.all_checks()})
+        except ConformanceError as exc:
+            raise pytest.UsageError(str(exc)) from None   # one line, exit code 4
+
+    def pytest_configure_node(self, node):
+        """xdist controller, once per worker: tell it whether tests are grouped by host."""
+        node.workerinput["conformance_loadgroup"] = self.config.getoption("dist", "no") == "loadgroup"
 
     # -- collection -----------------------------------------------------------------------------------
     def pytest_generate_tests(self, metafunc):
@@ -138,6 +163,7 @@ class ConformanceSession:
     # -- judging --------------------------------------------------------------------------------------
     def judge(self, context, target: Target, node) -> None:
         check = check_registry.REGISTRY[target.check_id]
+        allure_report.describe_test(check, target.host)
         expectation, facts = context.prepare()
         try:
             verdict = check.run(expectation, facts)
@@ -166,11 +192,14 @@ class ConformanceSession:
         return finding
 
     # -- results (on the controller under xdist: reports carry the findings over) -----------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        results.apply_waiver(item, call, self.results.waivers)   # before the report is built from `call`
+        yield
+
+    @pytest.hookimpl(tryfirst=True)   # before junitxml records the report, so the readable names stick
     def pytest_runtest_logreport(self, report):
-        for name, value in report.user_properties:
-            if name == FINDING_PROPERTY:
-                finding = Finding.from_json(value)
-                self.findings[(finding.host, finding.check_id)] = finding
+        self.results.logreport(report)
 
     def pytest_testnodedown(self, node, error):
         self.worker_stats.update(getattr(node, "workeroutput", {}).get("conformance_stats", {}))
@@ -181,19 +210,17 @@ class ConformanceSession:
             return
         path = self.config.getoption("findings_json")
         if path:
-            ordered = sorted(self.findings.values(), key=lambda f: (f.host, f.check_id))
-            Path(path).write_text("[\n" + ",\n".join(f.to_json() for f in ordered) + "\n]\n")
-        if exitstatus in (ExitCode.OK, ExitCode.CHECK_FAILED):
-            statuses = {f.status for f in self.findings.values()}
-            if Status.FAIL in statuses:
-                session.exitstatus = ExitCode.CHECK_FAILED
-            elif Status.UNREACHABLE in statuses:
-                session.exitstatus = ExitCode.HOSTS_UNREACHABLE
-            else:
-                session.exitstatus = ExitCode.OK
+            self.results.write_json(path)
+        alluredir = getattr(self.config.option, "allure_report_dir", None)
+        if alluredir and Path(alluredir).is_dir():
+            results.write_properties(Path(alluredir) / "environment.properties",
+                                     results.environment(self.run.profile, self.findings.values()))
+        if exitstatus in (ExitCode.OK, ExitCode.CHECK_FAILED):   # the gate (report/gate.py documents precedence)
+            session.exitstatus = self.results.exit_code()
 
     def pytest_terminal_summary(self, terminalreporter):
         if hasattr(self.config, "workeroutput"):
             return
         stats = {**self.run.stats(), **self.worker_stats}
-        terminal.summary(terminalreporter, list(self.findings.values()), stats)
+        terminal.summary(terminalreporter, self.results.ordered(), stats, unused=self.results.unused_waivers(),
+                         crashed=self.results.crashed, exit_code=self.results.exit_code())
