@@ -36,13 +36,13 @@ QEMU_LAB = {
 @pytest.fixture(scope="module")
 def kvm_run(lab_factory):
     info = lab_factory(KVM_LAB)
-    return info, run_suite(info.profile_path, "-k", "virt")
+    return info, run_suite(info.profile_path, "-k", ":virt.")
 
 
 @pytest.fixture(scope="module")
 def qemu_run(lab_factory):
     info = lab_factory(QEMU_LAB)
-    return info, run_suite(info.profile_path, "-k", "virt")
+    return info, run_suite(info.profile_path, "-k", ":virt.")
 
 
 @pytest.mark.parametrize("host", [h["name"] for h in KVM_LAB["hosts"]])
