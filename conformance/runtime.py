@@ -32,7 +32,8 @@ class HostContext:
                 variables = self.profile.variables(self.plan, facts=lambda: facts.probe(host_probes.ansible_facts))
                 self._expectation = expectations.resolve(
                     variables, release=self.profile.release,
-                    nova_conf_overrides=self.profile.kolla.nova_compute_overrides(self.plan.name))
+                    nova_conf_overrides=self.profile.kolla.nova_compute_overrides(self.plan.name),
+                    ovs_agent_overrides=self.profile.kolla.ovs_agent_overrides(self.plan.name))
                 facts.engine = self._expectation.container_engine
                 self._facts = facts
             except Exception as exc:

@@ -92,3 +92,12 @@ class KollaConfig:
         candidates = [base / "global.conf", base / "nova.conf", base / "nova" / "nova-compute.conf",
                       base / "nova" / host / "nova.conf", base / "nova" / host / "nova-compute.conf"]
         return [(str(p), parse_ini(p.read_text())) for p in candidates if p.is_file()]
+
+    def ovs_agent_overrides(self, host: str) -> list[tuple[str, dict[str, dict[str, str]]]]:
+        """The operator's openvswitch_agent.ini overrides for `host`, parsed, in Kolla's merge order
+        (roles/neutron/tasks/config.yml): there is no Kolla variable for the firewall driver."""
+        base = self.custom_config_dir
+        if base is None:
+            return []
+        candidates = [base / "neutron" / "openvswitch_agent.ini", base / "neutron" / host / "openvswitch_agent.ini"]
+        return [(str(p), parse_ini(p.read_text())) for p in candidates if p.is_file()]

@@ -33,6 +33,9 @@ class Secret:
         return hash(self._value)
 
 
+OVS_TEMPLATE_FIREWALL_DRIVER = "neutron.agent.linux.iptables_firewall.OVSHybridIptablesFirewallDriver"
+
+
 @dataclasses.dataclass(frozen=True)
 class Expectation:
     host: str
@@ -64,6 +67,9 @@ class Expectation:
     # cleanup
     cleanup_remove_volumes: bool
     cleanup_running_vms_fatal: bool
+    # The OVS agent's firewall driver has no Kolla variable: Kolla's template value unless the operator overrides it.
+    ovs_firewall_driver: str = OVS_TEMPLATE_FIREWALL_DRIVER
+    ovs_firewall_driver_source: str = "Kolla's openvswitch_agent.ini.j2"
 
     @property
     def libvirt_uri(self) -> str:
@@ -152,7 +158,8 @@ def validate_static(variables: Variables) -> None:
 
 
 def resolve(variables: Variables, *, release: str | None,
-            nova_conf_overrides: list[tuple[str, dict[str, dict[str, str]]]]) -> Expectation:
+            nova_conf_overrides: list[tuple[str, dict[str, dict[str, str]]]],
+            ovs_agent_overrides: list[tuple[str, dict[str, dict[str, str]]]] = ()) -> Expectation:
     """The full expectation for one host. Needs host facts for migration_hostname/address (unless set).
 
     `nova_conf_overrides` are the operator's override files in merge order; the last `[libvirt] virt_type` wins
@@ -165,6 +172,10 @@ def resolve(variables: Variables, *, release: str | None,
         if sections.get("libvirt", {}).get("virt_type"):
             virt_type, virt_source = sections["libvirt"]["virt_type"], f"[libvirt] virt_type in {path}"
     password = variables["libvirt_sasl_password"] if "libvirt_sasl_password" in variables else None
+    firewall, firewall_source = OVS_TEMPLATE_FIREWALL_DRIVER, "Kolla's openvswitch_agent.ini.j2"
+    for path, sections in ovs_agent_overrides:   # merged like nova.conf: the last file wins
+        if sections.get("securitygroup", {}).get("firewall_driver"):
+            firewall, firewall_source = sections["securitygroup"]["firewall_driver"], f"[securitygroup] in {path}"
     return Expectation(
         host=variables.host,
         release=release,
@@ -190,4 +201,6 @@ def resolve(variables: Variables, *, release: str | None,
         ovs_vsctl_wrapper_enabled=read.bool("openvswitch_ovs_vsctl_wrapper_enabled"),
         cleanup_remove_volumes=read.bool("nova_libvirt_cleanup_remove_volumes"),
         cleanup_running_vms_fatal=read.bool("nova_libvirt_cleanup_running_vms_fatal"),
+        ovs_firewall_driver=firewall,
+        ovs_firewall_driver_source=firewall_source,
     )
