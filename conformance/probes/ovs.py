@@ -1,0 +1,135 @@
+"""Probes for ovs-vsctl as libvirt reaches it: the OVS agent's firewall driver, libvirt's PATH, Kolla's wrapper,
+what the binary answers (show, br-int, versions)."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+
+from conformance.access import CommandResult
+from conformance.conffiles import parse_ini
+from conformance.facts import Facts, FileFact
+from conformance.probes import libvirt_host
+
+WRAPPER_PATH = "/usr/bin/ovs-vsctl"          # where roles/openvswitch installs ovs-vsctl.j2
+DB_SOCKET = "/run/openvswitch/db.sock"
+VSCTL_TIMEOUT = 5                            # ovs-vsctl waits forever for a missing db by default
+
+
+def rendered_agent_ini(facts: Facts, config_directory: str) -> tuple[FileFact, dict[str, dict[str, str]]]:
+    fact = facts.file(f"{config_directory}/neutron-openvswitch-agent/openvswitch_agent.ini")
+    return fact, (parse_ini(fact.content) if fact.exists else {})
+
+
+def parse_wrapper(text: str) -> str | None:
+    """The engine Kolla's wrapper calls (`exec <engine> exec openvswitch_vswitchd ovs-vsctl "$@"`), or None."""
+    match = re.search(r"^\s*exec\s+(\S+)\s+exec\s(?:[^\n]*\s)?openvswitch_vswitchd\s+ovs-vsctl\b", text, re.M)
+    return match.group(1).rsplit("/", 1)[-1] if match else None
+
+
+@dataclasses.dataclass(frozen=True)
+class HostBinary:
+    """What /usr/bin/ovs-vsctl on the host is: missing, an ELF binary, Kolla's wrapper or another script."""
+
+    path: str
+    kind: str                 # missing | elf | wrapper | script
+    wrapper_engine: str | None = None
+    text: str = ""
+    package: str = ""         # the package that owns the path (dpkg/rpm), "" if none
+
+
+def parse_host_binary(path: str, text: str) -> HostBinary:
+    """Output of `_HOST_BINARY`: MISSING, or an `owner:` line then ELF or the script's first bytes."""
+    if text.startswith("MISSING"):
+        return HostBinary(path, "missing")
+    owner, _, body = text.partition("\n")
+    package = owner.removeprefix("owner:").strip()
+    if body.startswith("ELF"):
+        return HostBinary(path, "elf", package=package)
+    engine = parse_wrapper(body)
+    return HostBinary(path, "wrapper" if engine else "script", engine, body, package)
+
+
+_HOST_BINARY = ("[ -e {p} ] || {{ echo MISSING; exit 0; }}; "
+                "echo \"owner:$( {{ dpkg-query -S {p} 2>/dev/null || rpm -qf {p} 2>/dev/null; }} | head -1 | cut -d: -f1)\"; "
+                "if head -c 4 {p} | grep -q ELF; then echo ELF; else head -c 4096 {p}; fi")
+
+
+def host_binary(facts: Facts, path: str = WRAPPER_PATH) -> HostBinary:
+    return parse_host_binary(path, facts.run(_HOST_BINARY.format(p=shlex.quote(path))).stdout)
+
+
+@dataclasses.dataclass(frozen=True)
+class LibvirtVsctl:
+    """ovs-vsctl as libvirt finds it: the PATH libvirt runs with and what it resolves to there."""
+
+    where: str                  # "container nova_libvirt" or "host libvirtd pid N"
+    container: str | None       # run through the engine inside this container, else on the host
+    path: str                   # the PATH searched
+    path_source: str
+    resolved: str | None        # absolute path of ovs-vsctl, None when not found
+    problem: str = ""           # why PATH could not be read (no daemon)
+
+    def command(self, args: str) -> str:
+        """Run the resolved binary the way libvirt would: with libvirt's PATH (the wrapper needs its engine there)."""
+        return f"env PATH={shlex.quote(self.path)} {shlex.quote(self.resolved or 'ovs-vsctl')} {args}"
+
+
+def _resolve(path: str) -> str:
+    dirs = " ".join(shlex.quote(d) for d in path.split(":") if d)
+    return f'for d in {dirs}; do if [ -f "$d/ovs-vsctl" ] && [ -x "$d/ovs-vsctl" ]; then echo "$d/ovs-vsctl"; break; fi; done'
+
+
+def libvirt_vsctl(facts: Facts, container: str | None) -> LibvirtVsctl:
+    if container:
+        # `exec` gets the container's configured environment, which is what libvirtd was started with
+        # (Kolla's start scripts do not touch PATH).
+        out = facts.run_in(container, 'echo "$PATH"; command -v ovs-vsctl || true')
+        if not out.ok:
+            lines = (out.stderr or out.stdout).strip().splitlines()
+            return LibvirtVsctl(f"container {container}", container, "", "", None,
+                                problem=lines[-1] if lines else f"{facts.engine} exec {container} failed")
+        path, _, resolved = out.stdout.partition("\n")
+        return LibvirtVsctl(f"container {container}", container, path.strip(), f"environment of {container}",
+                            resolved.strip() or None)
+    daemons = libvirt_host.host_daemons(facts)
+    if not daemons:
+        return LibvirtVsctl("host", None, "", "", None, problem="no libvirtd/virtqemud process runs on the host")
+    daemon = daemons[0]
+    env = facts.probe(libvirt_host.environ, daemon.pid)
+    path = env.get("PATH")
+    source = f"/proc/{daemon.pid}/environ ({daemon.name})"
+    if path is None:
+        path, source = libvirt_host.DEFAULT_PATH, f"default search path: {daemon.name} pid {daemon.pid} has no PATH"
+    resolved = facts.run(_resolve(path)).stdout.strip() or None
+    return LibvirtVsctl(f"host {daemon.name} pid {daemon.pid}", None, path, source, resolved)
+
+
+def run_vsctl(facts: Facts, vsctl: LibvirtVsctl, args: str) -> CommandResult:
+    """Run ovs-vsctl as libvirt would. Its exit status travels in the output: a failing wrapper exits 255, which
+    the SSH transport would take for a lost connection."""
+    args = f"--timeout={VSCTL_TIMEOUT} {args}"
+    trailer = ' 2>&1; echo "exit=$?"'
+    result = facts.run_in(vsctl.container, f"ovs-vsctl {args}{trailer}") if vsctl.container \
+        else facts.run(vsctl.command(args) + trailer)
+    return with_exit_trailer(result)
+
+
+def with_exit_trailer(result: CommandResult) -> CommandResult:
+    """Move a final `exit=N` line of the output into the result's rc."""
+    body, _, last = result.stdout.rstrip("\n").rpartition("\n")
+    if not last.startswith("exit=") or not last[5:].isdigit():
+        return result
+    return CommandResult(result.command, int(last[5:]), body + ("\n" if body else ""), result.stderr)
+
+
+def parse_bridges(show: str) -> list[str]:
+    """Bridge names from `ovs-vsctl show` (`    Bridge br-int` or `    Bridge "br-int"`)."""
+    return [m.strip('"') for m in re.findall(r"^\s*Bridge\s+(\S+)", show, re.M)]
+
+
+def parse_version(text: str) -> tuple[str | None, str | None]:
+    """(Open vSwitch version, DB schema) from `<ovs program> --version`."""
+    version = re.search(r"\(Open vSwitch\)\s+(\S+)", text)
+    schema = re.search(r"DB Schema\s+(\S+)", text)
+    return (version.group(1) if version else None, schema.group(1) if schema else None)
