@@ -55,6 +55,9 @@ class CommandResult:
         return self.rc == 0
 
 
+_REMOTE_255 = "__conformance_remote_exit_255__"
+
+
 class CommandTimeout(Exception):
     pass
 
@@ -104,7 +107,9 @@ class HostConnection:
         `stdin` goes to the command through the SSH channel: the way to pass a secret without putting it in argv."""
         limit = timeout or self.ssh.command_timeout
         # The remote `timeout` stops the command itself; the local deadline covers a hung connection.
-        wrapped = f"timeout -k 5 {limit} sh -c {shlex.quote(command)}"
+        # ssh exits 255 on its own failures too, so a remote 255 is marked on stderr to tell the two apart.
+        wrapped = (f"timeout -k 5 {limit} sh -c {shlex.quote(command)}; "
+                   f"r=$?; [ $r -ne 255 ] || echo {_REMOTE_255} >&2; exit $r")
         with self._lock:
             self.commands += 1
             if not os.path.exists(self.control_path):
@@ -115,15 +120,17 @@ class HostConnection:
                 out = self._backend.run(wrapped)
             except CommandTimeout:
                 raise HostUnreachable(self.name, f"command timed out after {limit}s: {_first_word(command)}")
-            except RuntimeError as exc:  # testinfra raises RuntimeError(result) when ssh itself exits 255
+            except RuntimeError as exc:  # testinfra raises RuntimeError(result) when ssh exits 255
                 result = exc.args[0] if exc.args else None
                 detail = getattr(result, "stderr", "") or str(exc)
-                raise HostUnreachable(self.name, f"ssh to {self.address} failed: {_last_line(detail)}")
+                if _REMOTE_255 not in detail:
+                    raise HostUnreachable(self.name, f"ssh to {self.address} failed: {_last_line(detail)}")
+                out = result
             finally:
                 self._backend.stdin = None
         if out.rc == 124:
             raise HostUnreachable(self.name, f"command timed out after {limit}s: {_first_word(command)}")
-        return CommandResult(command, out.rc, out.stdout, out.stderr)
+        return CommandResult(command, out.rc, out.stdout, out.stderr.replace(_REMOTE_255 + "\n", ""))
 
     def container_exec(self, engine: str, container: str, command: str,
                        timeout: int | None = None) -> CommandResult:

@@ -110,3 +110,19 @@ def test_broken_profile_exits_4_before_touching_hosts(tmp_path, profile_text, me
     assert code == 4
     assert message in out and "Traceback" not in out
     assert len([line for line in out.splitlines() if line.strip()]) == 1
+
+
+def test_remote_exit_255_is_an_exit_code_not_an_unreachable_host(lab):
+    from conformance.access import HostConnection, SshSettings
+    from conformance.errors import HostUnreachable
+    ssh = SshSettings(user="root", identity_file=str(lab.identity_file), known_hosts=str(lab.known_hosts))
+    host = HostConnection("alpha", lab.hosts["alpha"].address, ssh)
+    try:
+        result = host.run("echo out; echo err >&2; exit 255")
+        assert (result.rc, result.stdout, result.stderr) == (255, "out\n", "err\n")
+        assert host.run("exit 3").rc == 3
+        with pytest.raises(HostUnreachable, match="timed out after 1s"):
+            host.run("sleep 30", timeout=1)
+        assert host.connections == 1
+    finally:
+        host.close()
