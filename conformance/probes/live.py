@@ -1,0 +1,147 @@
+"""Live probes from the machine running the suite: a libvirt SASL login and a raw TLS handshake.
+
+Client key material is written only to a private temporary directory (0700, files 0600) that is removed at
+once; results carry libvirt's or OpenSSL's messages and certificate descriptions, never a key or password.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from conformance import certs
+from conformance.kolla.expectations import Secret
+
+LOGIN_TIMEOUT = 30
+
+
+@contextlib.contextmanager
+def private_pki(files: dict[str, bytes]):
+    """A 0700 directory holding `files` (0600), libvirt's pkipath layout; removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="kc-pki-") as tmp:
+        os.chmod(tmp, 0o700)
+        for name, data in files.items():
+            path = Path(tmp) / name
+            path.touch(mode=0o600)
+            path.write_bytes(data)
+        yield Path(tmp)
+
+
+@dataclasses.dataclass(frozen=True)
+class Login:
+    ok: bool
+    error: str
+    mechanisms: tuple[str, ...]   # what the server advertised, as libvirt's client logged it
+    hostname: str = ""
+
+
+def libvirt_login(_facts, uri: str, authname: str, password: Secret, client_pki: tuple | None) -> Login:
+    """openAuth(uri) with these credentials in a child process (conformance.libvirt_login).
+
+    A probe (cached per host through Facts.probe) although it runs here: `client_pki` is a tuple of
+    (file name, bytes) so it can be part of the cache key."""
+    client_pki = dict(client_pki or ())
+    with private_pki(client_pki) as tmp:
+        if client_pki:
+            uri += ("&" if "?" in uri else "?") + f"pkipath={tmp}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LIBVIRT_")}
+        (tmp / "auth.conf").touch(mode=0o600)   # an empty auth file: only our callback's credentials count
+        env.update({"LIBVIRT_AUTH_FILE": str(tmp / "auth.conf"),
+                    "LIBVIRT_LOG_FILTERS": "1:rpc.netclient 1:remote 4:*",
+                    "LIBVIRT_LOG_OUTPUTS": f"1:file:{tmp / 'client.log'}"})
+        request = json.dumps({"uri": uri, "authname": authname, "password": password.reveal()})
+        try:
+            proc = subprocess.run([sys.executable, "-m", "conformance.libvirt_login"], input=request, text=True,
+                                  capture_output=True, env=env, timeout=LOGIN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return Login(False, f"no answer within {LOGIN_TIMEOUT}s", ())
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return Login(False, f"libvirt client crashed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}", ())
+    error = answer.get("error", "").replace(f"{tmp}/", "pkipath ")   # the temporary dir is gone: name the file
+    return Login(answer["ok"], error, tuple(answer.get("mechanisms", ())), answer.get("hostname", ""))
+
+
+@dataclasses.dataclass(frozen=True)
+class Handshake:
+    ok: bool                  # TLS established and the server certificate verified for the hostname
+    error: str
+    peer: str = ""            # the server certificate, described
+    tls_version: str = ""
+    server_answered: bool = False   # libvirtd acknowledged the client certificate after the handshake
+
+
+def tls_handshake(_facts, hostname: str, port: int, ca_pem: bytes, client_pki: tuple,
+                  timeout: float = 10.0) -> Handshake:
+    """TLS to hostname:port verifying the server cert for `hostname` against `ca_pem`, presenting the client cert.
+
+    libvirtd checks the client certificate after the handshake, then sends one byte 0x01 if it accepts it and
+    drops the connection if not (virNetClientTLSHandshake waits for that byte): the handshake alone proves
+    nothing about the client side.
+    """
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem.decode())
+    with private_pki(dict(client_pki)) as tmp:
+        try:
+            context.load_cert_chain(tmp / "clientcert.pem", tmp / "clientkey.pem")
+        except ssl.SSLError as exc:
+            return Handshake(False, f"the client certificate and key do not load together: {exc.reason or exc}")
+    try:
+        raw = socket.create_connection((hostname, port), timeout=timeout)
+    except OSError as exc:
+        return Handshake(False, f"cannot connect to {hostname}:{port}: {exc.strerror or exc}")
+    with raw:
+        try:
+            tls = context.wrap_socket(raw, server_hostname=hostname)
+        except ssl.SSLCertVerificationError as exc:
+            return Handshake(False, f"server certificate rejected: {exc.verify_message or exc.reason}")
+        except (ssl.SSLError, OSError) as exc:
+            return Handshake(False, f"TLS handshake failed: {exc}")
+        with tls:
+            peer = certs.describe(x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)))
+            version = tls.version() or ""
+            try:
+                ack = tls.recv(1)
+                answered = ack == b"\x01"
+                error = "" if answered else f"libvirtd closed the connection after the handshake ({ack!r})"
+            except (ssl.SSLError, OSError) as exc:
+                answered, error = False, f"libvirtd dropped the connection after the handshake: {exc}"
+    return Handshake(True, error, peer, version, answered)
+
+
+def foreign_client_pki(ca_pem: bytes) -> tuple:
+    """A client certificate from a throwaway CA (EC P-256, made now): libvirtd must refuse it.
+    `ca_pem` is the real CA, kept so the client still verifies the server."""
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "conformance-foreign-ca")])
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                                                   "conformance-foreign-client")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=1))
+            .sign(ca_key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return (("cacert.pem", ca_pem), ("clientcert.pem", cert.public_bytes(serialization.Encoding.PEM)),
+            ("clientkey.pem", key_pem))
+
+
+def resolve(_facts, name: str) -> list[str]:
+    """What the runner resolves `name` to (IPv4 and IPv6), or [] if it does not resolve."""
+    try:
+        return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)))
+    except socket.gaierror:
+        return []
