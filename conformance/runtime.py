@@ -1,6 +1,7 @@
 """One run against the hosts of a profile: per-host connection, facts and expectation, created on first use."""
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import threading
 
@@ -34,6 +35,10 @@ class HostContext:
                     variables, release=self.profile.release,
                     nova_conf_overrides=self.profile.kolla.nova_compute_overrides(self.plan.name),
                     ovs_agent_overrides=self.profile.kolla.ovs_agent_overrides(self.plan.name))
+                custom = self.profile.kolla.custom_config_dir
+                self._expectation = dataclasses.replace(
+                    self._expectation, operator_config_dir=str(custom) if custom else None,
+                    live_probes=self.profile.live_probes, expiry_warning_days=self.profile.expiry_warning_days)
                 facts.engine = self._expectation.container_engine
                 self._facts = facts
             except Exception as exc:

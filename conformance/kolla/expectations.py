@@ -70,6 +70,11 @@ class Expectation:
     # The OVS agent's firewall driver has no Kolla variable: Kolla's template value unless the operator overrides it.
     ovs_firewall_driver: str = OVS_TEMPLATE_FIREWALL_DRIVER
     ovs_firewall_driver_source: str = "Kolla's openvswitch_agent.ini.j2"
+    # Run settings from the profile (runtime.HostContext.prepare fills them): the operator's /etc/kolla/config,
+    # read locally for pre-deployment certificate checks; whether live probes may reach the migration network.
+    operator_config_dir: str | None = None
+    live_probes: bool = True
+    expiry_warning_days: int = 30
 
     @property
     def libvirt_uri(self) -> str:
