@@ -74,6 +74,13 @@ class Finding:
     actual: str
     hint: str = ""
     evidence: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The waiver that matched a FAIL/WARN (conformance.waivers): reason, approved_by, expires, state "active"|"expired".
+    waiver: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def waived(self) -> bool:
+        """An active waiver: the finding is shown, with its reason, but does not count against the gate."""
+        return self.waiver.get("state") == "active"
 
     def summary(self) -> str:
         text = f"{self.check_id} on {self.host}: expected {self.expected}; actual {self.actual}"

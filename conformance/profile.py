@@ -30,6 +30,7 @@ SCHEMA: dict[str, Any] = {
     "live_probes": _BOOL,
     "tls": {"expiry_warning_days": _INT},
     "overrides": dict,
+    "waivers": _PATH,   # a waiver file (conformance/waivers.py); its entries are validated when a run starts
 }
 HOST_KEYS = {"name": _STR, "address": _STR, "user": _STR, "port": _INT}
 
@@ -53,6 +54,7 @@ class Profile:
     phases: tuple[str, ...]
     live_probes: bool
     expiry_warning_days: int
+    waivers: Path | None = None
 
     def variables(self, host: HostPlan, facts=None):
         return self.kolla.variables(host.name, list(host.overrides), facts)
@@ -101,10 +103,14 @@ def load_profile(path: str | Path) -> Profile:
         if not isinstance(value, dict):
             raise ProfileError(path, f"overrides.{key}", "expected a mapping of Kolla variables")
 
+    waivers = _path(base, data.get("waivers"))
+    if waivers is not None and not waivers.is_file():
+        raise ProfileError(path, "waivers", f"file not found: {waivers}")
+
     hosts = _hosts(path, data.get("hosts"), config, ssh, overrides)
     profile = Profile(path=path, kolla=config, release=kolla.get("release"), hosts=hosts, phases=phases,
                       live_probes=data.get("live_probes", True),
-                      expiry_warning_days=(data.get("tls") or {}).get("expiry_warning_days", 30))
+                      expiry_warning_days=(data.get("tls") or {}).get("expiry_warning_days", 30), waivers=waivers)
     for host in hosts:   # every host-independent Kolla variable must evaluate before any host is touched
         try:
             validate_static(profile.variables(host))

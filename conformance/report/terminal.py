@@ -1,25 +1,74 @@
-"""The end-of-run summary in the terminal: per host counts, each failure on one line with its fix."""
+"""The end-of-run summary: a hosts x areas matrix, then one line per problem with its fix hint.
+
+`render` is pure (findings in, lines out) so `kolla-conformance merge` prints the same summary as a run.
+"""
 from __future__ import annotations
 
 from collections import Counter
 
+from conformance import waivers as waiver_rules
+from conformance.errors import ExitCode
 from conformance.model import Finding, Status
 
-ORDER = (Status.PASS, Status.WARN, Status.FAIL, Status.NOT_APPLICABLE, Status.UNREACHABLE)
+# Cell columns, in the order an operator scans them; "waived" is a FAIL/WARN under an active waiver.
+COLUMNS = ("pass", "fail", "warn", "waived", "unreachable")
+MEANING = {ExitCode.OK: "gate passed", ExitCode.CHECK_FAILED: "a check failed",
+           ExitCode.INTERNAL_ERROR: "a check crashed", ExitCode.HOSTS_UNREACHABLE: "hosts unreachable"}
 
 
-def summary(reporter, findings: list[Finding], stats: dict[str, dict]) -> None:
-    if not findings:
+def column(finding: Finding) -> str | None:
+    if finding.waived:
+        return "waived"
+    return {Status.PASS: "pass", Status.FAIL: "fail", Status.WARN: "warn",
+            Status.UNREACHABLE: "unreachable"}.get(finding.status)   # n/a is not counted
+
+
+def _cell(counts: Counter) -> str:
+    return " ".join(f"{counts[c]} {c if c != 'fail' else 'FAIL'}" for c in COLUMNS if counts[c]) or "n/a"
+
+
+def matrix(findings: list[Finding]) -> list[str]:
+    hosts = sorted({f.host for f in findings})
+    areas = sorted({f.area for f in findings})
+    cells = {(h, a): Counter(column(f) for f in findings if f.host == h and f.area == a) for h in hosts for a in areas}
+    rows = [["host", *areas]] + [[h, *(_cell(cells[h, a]) if cells[h, a] else "-" for a in areas)] for h in hosts]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in rows]
+
+
+def problems(findings: list[Finding]) -> list[str]:
+    lines = []
+    unreachable: dict[str, list[Finding]] = {}
+    for f in sorted(findings, key=lambda f: (f.host, f.check_id)):
+        if f.status is Status.UNREACHABLE:
+            unreachable.setdefault(f.host, []).append(f)
+        elif f.waived:
+            lines.append(f"WAIVED {f.host} {f.check_id}: {waiver_rules.describe(f)}")
+        elif f.status in (Status.FAIL, Status.WARN):
+            expired = f" [{waiver_rules.describe(f)}]" if f.waiver else ""
+            fix = f" -> fix: {f.hint}" if f.hint else ""
+            lines.append(f"{f.status.value.upper():<6} {f.host} {f.check_id}: {f.actual}{fix}{expired}")
+    for host, items in unreachable.items():
+        lines.append(f"UNREACHABLE {host}: {items[0].actual} ({len(items)} checks not run)")
+    return lines
+
+
+def render(findings: list[Finding], stats: dict | None = None, unused=(), crashed=(), exit_code=None) -> list[str]:
+    lines = matrix(findings) if findings else ["no findings"]
+    if stats:
+        lines += [f"ssh {h}: {s['connections']} connection(s), {s['commands']} commands" for h, s in sorted(stats.items())]
+    lines += problems(findings)
+    lines += [f"UNUSED {w.label()}: matched no failing or warning finding (remove it, or fix its host pattern)"
+              for w in unused]
+    lines += [f"ERROR  {nodeid}: the check crashed (a suite bug); see the traceback above" for nodeid in crashed]
+    if exit_code is not None:
+        lines.append(f"gate: exit {int(exit_code)} ({MEANING.get(exit_code, exit_code.name.lower())})")
+    return lines
+
+
+def summary(reporter, findings: list[Finding], stats: dict, **extra) -> None:
+    if not findings and not extra.get("crashed"):
         return
     reporter.section("kolla conformance")
-    hosts = sorted({f.host for f in findings})
-    width = max(len(h) for h in hosts)
-    for host in hosts:
-        counts = Counter(f.status for f in findings if f.host == host)
-        cells = "  ".join(f"{s.value} {counts[s]}" for s in ORDER if counts[s])
-        ssh = stats.get(host)
-        ssh_text = f"   [ssh: {ssh['connections']} connection, {ssh['commands']} commands]" if ssh else ""
-        reporter.write_line(f"{host:<{width}}  {cells}{ssh_text}")
-    problems = [f for f in findings if f.status in (Status.FAIL, Status.WARN, Status.UNREACHABLE)]
-    for finding in sorted(problems, key=lambda f: (f.host, f.status.value, f.check_id)):
-        reporter.write_line(f"{finding.status.value.upper():<5} {finding.summary()}")
+    for line in render(findings, stats, **extra):
+        reporter.write_line(line)
