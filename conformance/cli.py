@@ -1,0 +1,103 @@
+"""`kolla-conformance`: a thin layer over pytest and the report tools.
+
+    kolla-conformance run --profile P.yml [pytest args]      # = pytest --profile P.yml [pytest args]
+    kolla-conformance report RESULTS_DIR... -o HTML_DIR      # allure-results (one run or many shards) -> one HTML
+    kolla-conformance merge FINDINGS.json... [-o OUT.json]   # several runs' findings -> one summary and exit code
+    kolla-conformance catalog [--write README.md | --check README.md]
+
+Exit codes are the gate's (conformance/report/gate.py); a usage or input error is one line and exit 4.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from conformance import catalog, waivers as waiver_rules
+from conformance.errors import ConformanceError, ExitCode
+from conformance.report import gate, html, merge, terminal
+
+
+def _run(args, rest) -> int:
+    import pytest
+    return int(pytest.main(["--profile", args.profile, *rest]))
+
+
+def _report(args, rest) -> int:
+    started = time.monotonic()
+    index = html.generate(args.results, args.output, history=args.history, name=args.name)
+    print(f"report: {index} ({time.monotonic() - started:.1f} s)")
+    return ExitCode.OK
+
+
+def _merge(args, rest) -> int:
+    waivers = waiver_rules.load(args.waivers) if args.waivers else ()
+    findings = merge.merge(args.findings, waivers)
+    if args.output:
+        merge.write(findings, args.output)
+    code = gate.exit_code(findings, args.strict_warnings)
+    for line in terminal.render(findings, unused=waiver_rules.unused(waivers, findings), exit_code=code):
+        print(line)
+    return code
+
+
+def _catalog(args, rest) -> int:
+    if args.check:
+        if catalog.is_current(args.check):
+            return ExitCode.OK
+        print(f"{args.check}: check catalog is stale; run `kolla-conformance catalog --write {args.check}`",
+              file=sys.stderr)
+        return ExitCode.CHECK_FAILED
+    if args.write:
+        print(f"{args.write}: {'updated' if catalog.write(args.write) else 'already current'}")
+        return ExitCode.OK
+    print(catalog.markdown())
+    return ExitCode.OK
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):   # a usage error is the gate's 4, not argparse's 2
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.PROFILE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="kolla-conformance", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the suite (extra arguments go to pytest)")
+    run.add_argument("--profile", required=True)
+    run.set_defaults(func=_run)
+    report = sub.add_parser("report", help="offline single-file Allure HTML report")
+    report.add_argument("results", nargs="+", type=Path, help="allure-results folder(s); shards merge")
+    report.add_argument("-o", "--output", type=Path, required=True, help="report folder (index.html)")
+    report.add_argument("--history", type=Path, help=f"history file (default: OUTPUT/{html.HISTORY_FILE})")
+    report.add_argument("--name", default="Kolla libvirt conformance")
+    report.set_defaults(func=_report)
+    mrg = sub.add_parser("merge", help="merge findings JSON of several runs into one summary and exit code")
+    mrg.add_argument("findings", nargs="+", type=Path)
+    mrg.add_argument("-o", "--output", type=Path, help="write the merged findings JSON here")
+    mrg.add_argument("--waivers", type=Path, help="apply this waiver file to findings no run waived")
+    mrg.add_argument("--strict-warnings", action="store_true")
+    mrg.set_defaults(func=_merge)
+    cat = sub.add_parser("catalog", help="print the check catalog, or write/check it in a README")
+    group = cat.add_mutually_exclusive_group()
+    group.add_argument("--write", type=Path, metavar="README.md")
+    group.add_argument("--check", type=Path, metavar="README.md")
+    cat.set_defaults(func=_catalog)
+    return top
+
+
+def main(argv=None) -> int:
+    args, rest = parser().parse_known_args(argv)
+    if rest and args.command != "run":
+        parser().error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        return int(args.func(args, rest))
+    except ConformanceError as exc:
+        print(f"kolla-conformance: {exc}", file=sys.stderr)
+        return ExitCode.PROFILE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
