@@ -1,0 +1,39 @@
+"""The terminal summary: hosts x areas matrix, then one line per problem with its fix hint."""
+from conformance.model import Finding, Severity, Status
+from conformance.report import terminal
+from conformance.waivers import Waiver
+import datetime
+
+
+def f(host, check, status, hint="", waiver=None, actual="a"):
+    return Finding(check, host, status, Severity.NORMAL, check.split(".")[0], "postdeploy", "e", actual, hint,
+                   waiver=waiver or {})
+
+
+FINDINGS = [
+    f("c1", "virt.a", Status.PASS), f("c1", "virt.b", Status.FAIL, "set x", actual="x unset"),
+    f("c1", "sasl.a", Status.WARN, "rotate"), f("c1", "sasl.b", Status.NOT_APPLICABLE),
+    f("c1", "tls.a", Status.FAIL, waiver={"state": "active", "reason": "CHG-1", "approved_by": "jo",
+                                         "expires": "2099-01-01"}),
+    f("c2", "virt.a", Status.UNREACHABLE, actual="host c2: ssh refused"),
+    f("c2", "virt.b", Status.UNREACHABLE, actual="host c2: ssh refused"),
+]
+
+
+def test_matrix_has_a_cell_per_host_and_area():
+    lines = terminal.matrix(FINDINGS)
+    assert lines[0].split() == ["host", "sasl", "tls", "virt"]
+    assert lines[1].split() == ["c1", "1", "warn", "1", "waived", "1", "pass", "1", "FAIL"]
+    assert lines[2].split() == ["c2", "-", "-", "2", "unreachable"]
+
+
+def test_each_problem_is_one_line_with_its_fix():
+    unused = Waiver(1, "virt.a", "x*", "r", datetime.date(2099, 1, 1), "jo")
+    lines = terminal.render(FINDINGS, unused=[unused], crashed=["n::id"], exit_code=terminal.ExitCode.CHECK_FAILED)
+    assert "FAIL   c1 virt.b: x unset -> fix: set x" in lines
+    assert "WARN   c1 sasl.a: a -> fix: rotate" in lines
+    assert any(line.startswith("WAIVED c1 tls.a: waived: CHG-1 (approved by jo") for line in lines)
+    assert "UNREACHABLE c2: host c2: ssh refused (2 checks not run)" in lines
+    assert any(line.startswith("UNUSED waiver #2 (virt.a on x*)") for line in lines)
+    assert lines[-1] == "gate: exit 1 (a check failed)"
+    assert not any("sasl.b" in line for line in lines[3:])   # n/a is no problem
