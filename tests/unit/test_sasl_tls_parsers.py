@@ -201,3 +201,31 @@ def test_getent_and_ss():
           "LISTEN 0 50 [::]:16509 [::]:*\nLISTEN 0 50 *:16509 *:*\n")
     assert parse_ss_listeners(ss, 16514) == ["10.0.0.11"]
     assert parse_ss_listeners(ss, 16509) == ["::", "0.0.0.0"]
+
+
+# --- not-applicable reasons (no host needed: decided from the expectation alone) ------------------------------
+
+def _expectation(**changes):
+    from conformance.kolla.expectations import Expectation, Secret
+    base = dict(host="compute01", release="23.0.0", virt_type="kvm", virt_type_variable="kvm", virt_type_source="x",
+                qemu_user_gid=42427, libvirt_container=True, container_engine="docker",
+                node_config_directory="/etc/kolla", libvirt_tls=True, libvirt_tls_manage_certs=True,
+                libvirt_port=16514, sasl_enabled=True, sasl_authname="nova", sasl_password=Secret("pw-123456"),
+                sasl_mech_list=("SCRAM-SHA-256",), migration_interface="eth0", migration_hostname="compute01",
+                migration_address="10.0.0.11", openvswitch_enabled=True, neutron_plugin_agent="openvswitch",
+                ovs_vsctl_wrapper_enabled=False, cleanup_remove_volumes=False, cleanup_running_vms_fatal=True)
+    return Expectation(**{**base, **changes})
+
+
+@pytest.mark.parametrize("check_id, changes, reason", [
+    ("sasl.live-auth", {"live_probes": False}, "live_probes is false in the profile"),
+    ("tls.live-handshake", {"live_probes": False}, "live_probes is false in the profile"),
+    ("sasl.user-exists", {"sasl_enabled": False}, "libvirt_enable_sasl is false"),
+    ("tls.chain", {"libvirt_tls": False}, "libvirt_tls is false"),
+    ("tls.files-present", {"operator_config_dir": None}, "no Kolla config dir in the profile"),
+])
+def test_not_applicable_says_why(check_id, changes, reason):
+    from conformance import checks
+    checks.all_checks()
+    verdict = checks.REGISTRY[check_id].run(_expectation(**changes), facts=None)
+    assert verdict.status.value == "n/a" and verdict.actual.startswith(reason)

@@ -1,0 +1,107 @@
+"""SASL and TLS checks against real lab hosts: every sasl.*/tls.* check passes (or is n/a for the right reason) on
+correct hosts of each shape, and each fault host fails exactly the checks its fault is aimed at, under docker and
+podman. One lab, one suite run; secrets must appear in none of the run's outputs.
+
+Host names avoid the words "sasl" and "tls" so `-k "sasl or tls"` selects checks, not hosts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance import checks
+from conformance.model import Status
+from tests.suite_runner import run_suite
+
+AREAS = ("sasl.", "tls.")
+FAULTS = {   # fault -> short host-name stem
+    "scram-over-tcp": "scram-tcp", "sasl-user-missing": "user-missing", "auth-conf-wrong-password": "authconf-pw",
+    "digest-with-tls": "digest-x509", "san-missing-host": "san-missing", "cert-expired": "expired",
+    "cert-not-yet-valid": "notyet", "key-mismatch": "key-mismatch", "cert-other-ca": "other-ca",
+    "leaf-is-ca": "leaf-ca", "key-world-readable": "key-readable", "migration-hostname-wrong-address": "mig-addr"}
+TCP_FAULTS = {"scram-over-tcp", "sasl-user-missing", "auth-conf-wrong-password"}
+
+GOOD = [
+    {"name": "good-tcp-dock", "shape": "docker"},
+    {"name": "good-x509-podm", "shape": "podman", "tls": True},
+    {"name": "good-x509-dock", "shape": "docker", "tls": True},
+    {"name": "good-x509-host", "shape": "host", "tls": True},
+    {"name": "good-tcp-host", "shape": "host", "engine": "podman"},
+    {"name": "nosecret-dock", "shape": "docker", "sasl": False},
+]
+LAB = {
+    "name": "sasl-tls",
+    "hosts": GOOD + [{"name": f"{stem}-{shape[0]}", "shape": shape, "tls": fault not in TCP_FAULTS, "faults": [fault]}
+                     for fault, stem in FAULTS.items() for shape in ("docker", "podman")],
+}
+IDS = {c.id for c in checks.all_checks() if c.id.startswith(AREAS)}
+N_A_REASONS = {"libvirt_tls is false", "libvirt_enable_sasl is false"}
+
+
+@pytest.fixture(scope="module")
+def run(lab_factory, tmp_path_factory):
+    info = lab_factory(LAB)
+    out = tmp_path_factory.mktemp("sasl-tls-run")
+    result = run_suite(info.profile_path, "-k", "sasl or tls", "-n", "2",
+                       f"--junitxml={out / 'junit.xml'}", f"--alluredir={out / 'allure'}",
+                       hosts_file=info.hosts_file, timeout=1500)
+    return info, result, out
+
+
+def _ours(ids):
+    return {i for i in ids if i.startswith(AREAS)}
+
+
+@pytest.mark.parametrize("host", [h["name"] for h in GOOD])
+def test_correct_hosts_pass_every_check(run, host):
+    _, result, _ = run
+    for check_id in sorted(IDS):
+        finding = result.findings[(host, check_id)]
+        assert finding.status in (Status.PASS, Status.NOT_APPLICABLE), finding.summary()
+        if finding.status is Status.NOT_APPLICABLE:
+            assert finding.actual in N_A_REASONS, finding.summary()
+
+
+@pytest.mark.parametrize("host", [h["name"] for h in LAB["hosts"] if h.get("faults")])
+def test_fault_hosts_fail_exactly_their_checks(run, host):
+    info, result, _ = run
+    expected = _ours(info.expected_failures[host])
+    assert expected, f"fault {info.faults[host]} trips no sasl/tls check"
+    assert _ours(result.failing(host)) == expected, "\n".join(
+        result.findings[(host, c)].summary() for c in sorted(_ours(result.failing(host)) | expected))
+
+
+def test_failures_say_expected_actual_and_fix(run):
+    _, result, _ = run
+    for finding in result.findings.values():
+        if finding.check_id in IDS and finding.status is Status.FAIL:
+            assert finding.expected and finding.actual and finding.hint, finding.summary()
+
+
+def test_scram_over_tcp_names_the_rule(run):
+    _, result, _ = run
+    finding = result.findings[("scram-tcp-d", "sasl.mech-matches-tls")]
+    assert "SCRAM-SHA-256" in finding.actual and "SSF >= 56" in finding.actual
+    assert "SCRAM-SHA-256" in result.findings[("good-x509-podm", "sasl.live-auth")].evidence["advertised mechanisms"]
+
+
+def test_live_auth_quotes_libvirt(run):
+    _, result, _ = run
+    finding = result.findings[("user-missing-p", "sasl.live-auth")]
+    assert "authentication failed" in finding.actual
+    evidence = result.findings[("good-tcp-dock", "sasl.live-auth")].evidence
+    assert evidence["login with a wrong password"].startswith("refused: authentication failed")
+
+
+def test_secrets_appear_in_no_output(run):
+    info, result, out = run
+    password = info.sasl_password
+    key_line = next(line for line in (info.kolla_dir / "config/nova/nova-libvirt/clientkey.pem").read_text()
+                    .splitlines() if line and not line.startswith("-----"))
+    texts = {"output": result.output, "findings": "\n".join(f.to_json() for f in result.findings.values())}
+    texts.update({str(p): p.read_text(errors="replace") for p in Path(out).rglob("*") if p.is_file()})
+    assert any("allure" in name for name in texts) and any(name.endswith("junit.xml") for name in texts)
+    for name, text in texts.items():
+        assert password not in text, f"SASL password in {name}"
+        assert key_line not in text, f"a private key line in {name}"
