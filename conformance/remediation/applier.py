@@ -43,6 +43,8 @@ class Journal:
             result = self.remote.run(command)
             if not result.ok:
                 problems.append(f"{what}: exit {result.rc}")
+        if not problems:
+            self.backup.discard()   # kept when something did not go back: the operator needs it then
         return problems
 
 
@@ -59,7 +61,7 @@ class Outcome:
         lines = [f"outcome: {self.state}"] + [f"  {step}" for step in self.steps]
         if self.error:
             lines.append(f"  error: {self.error}")
-        if self.backup:
+        if self.backup and not (self.state != "fixed" and not self.rollback_problems):
             lines.append(f"  backup on the host: {self.backup}")
         if self.state in ("still-failing", "rolled-back"):
             lines.append("  rolled back: " + ("; ".join(self.rollback_problems) if self.rollback_problems
@@ -104,4 +106,4 @@ def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup) -> 
 
 
 def _root(journal: Journal) -> str:
-    return journal.backup.root if journal.backup.entries else ""
+    return journal.backup.root if journal.backup.used else ""

@@ -41,12 +41,27 @@ class Backup:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self.root = f"{root}/{stamp}-{check_id}-{uuid.uuid4().hex[:6]}"
         self.entries: dict[str, Entry] = {}
+        self.used = False          # the folder exists on the host (files saved, or archives put there)
+
+    def folder(self) -> str:
+        """The backup folder, made on first use (for actions that archive more than files, e.g. volumes)."""
+        if not self.used:
+            self.remote.must(f"mkdir -p -m 0700 {shlex.quote(self.root)}", "make the backup folder")
+            self.used = True
+        return self.root
+
+    def discard(self) -> None:
+        """After a complete rollback the backup holds nothing the host lacks: remove it, leaving no trace."""
+        if self.used:
+            self.remote.run(f"rm -rf {shlex.quote(self.root)}; rmdir {shlex.quote(self.root.rsplit('/', 1)[0])} "
+                            "2>/dev/null || true")
 
     def save(self, path: str) -> Entry:
         """Keep `path` as it is now; only the first save of a path in one fix counts."""
         if path in self.entries:
             return self.entries[path]
         number = len(self.entries) + 1
+        self.used = True
         out = self.remote.must(_SAVE.format(root=shlex.quote(self.root), path=shlex.quote(path), n=number),
                                f"back up {path}").split()
         entry = Entry(path, out[0], number, *(out[1:3] if len(out) >= 3 else ("", "")))

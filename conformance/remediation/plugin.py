@@ -43,6 +43,19 @@ def pytest_configure(config):
         config.pluginmanager.register(Remediation(config), "kolla-remediation-session")
 
 
+def refuse(plan, max_risk: Risk, allowed: set[str]) -> str:
+    """Why apply leaves this plan alone ("" when it may go ahead): never by surprise."""
+    if plan.manual:
+        return "no automatic fix (manual steps in the plan)"
+    if not plan.actions:
+        return "nothing to change"
+    if plan.risk > max_risk:
+        return f"{plan.risk} fix; allow it with --remediate-max-risk {plan.risk}"
+    if plan.risk is Risk.DESTRUCTIVE and plan.check_id not in allowed:
+        return f"destructive fix; name it with --remediate-allow {plan.check_id}"
+    return ""
+
+
 class Remediation:
     def __init__(self, config):
         self.config = config
@@ -72,7 +85,7 @@ class Remediation:
         self._write_script(plan)
         if self.mode == "plan":
             return self._report(node, verdict, plan, "planned: nothing changed")
-        refusal = self._refusal(plan)
+        refusal = refuse(plan, self.max_risk, self.allowed)
         if refusal:
             return self._report(node, verdict, plan, f"not applied: {refusal}")
         remote = Remote(context.connection, self._redact)
@@ -85,17 +98,6 @@ class Remediation:
         facts.invalidate()   # later checks of this host must see the host as it is now
         result = outcome.verdict if outcome.state in ("fixed", "still-failing") else verdict
         return self._report(node, result, plan, outcome.text())
-
-    def _refusal(self, plan) -> str:
-        if plan.manual:
-            return "no automatic fix (manual steps in the plan)"
-        if not plan.actions:
-            return "nothing to change"
-        if plan.risk > self.max_risk:
-            return f"{plan.risk} fix; allow it with --remediate-max-risk {plan.risk}"
-        if plan.risk is Risk.DESTRUCTIVE and plan.check_id not in self.allowed:
-            return f"destructive fix; name it with --remediate-allow {plan.check_id}"
-        return ""
 
     def _report(self, node, verdict: Verdict, plan, outcome: str) -> Verdict:
         text = self._redact(plan.text())
