@@ -1,0 +1,42 @@
+"""Host vs containerised libvirt: stop a host libvirt daemon that runs beside nova_libvirt (container mode)."""
+from __future__ import annotations
+
+import shlex
+
+from conformance.probes import libvirt_host
+from conformance.remediation.actions import Command
+from conformance.remediation.registry import Manual, Risk, fix
+
+SYSTEMD_UNITS = "libvirtd.service libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket libvirtd-tcp.socket " \
+                "libvirtd-tls.socket virtqemud.service virtqemud.socket"
+
+
+@fix("libvirt.no-host-daemon", risk=Risk.DISRUPTIVE, title="stop the host libvirt daemon beside nova_libvirt")
+def no_host_daemon(ctx):
+    facts = ctx.facts
+    daemons = libvirt_host.host_daemons(facts)   # the check's own test: same mount namespace as the login shell
+    if not daemons:
+        raise Manual("only a stale /var/run/libvirt/libvirt-sock is left: remove it once you are sure no host "
+                     "libvirtd runs")
+    if facts.run("test -d /run/systemd/system").ok:
+        ctx.notes.append("also remove the host package (Debian/Ubuntu: libvirt-daemon-system) so an upgrade "
+                         "does not bring the daemon back")
+        # One unit at a time: units a distribution does not ship make a combined call fail.
+        each = "for u in {units}; do systemctl {verb} $u 2>/dev/null || true; done"
+        return [Command(each.format(units=SYSTEMD_UNITS, verb="disable --now"), "stop and disable the host libvirt",
+                        undo=each.format(units=SYSTEMD_UNITS, verb="enable --now"), risk=Risk.DISRUPTIVE,
+                        shown=f"systemctl disable --now {SYSTEMD_UNITS}")]
+    actions = []
+    for daemon in daemons:
+        # No systemd: stop the process, and keep its exact command line so a rollback can start it again.
+        argv = facts.run(f"tr '\\0' '\\n' < /proc/{daemon.pid}/cmdline").stdout.split("\n")
+        argv = [a for a in argv if a]
+        if not argv:
+            raise Manual(f"{daemon.name} pid {daemon.pid} vanished while planning: run the checks again")
+        restart = " ".join(shlex.quote(a) for a in argv)
+        stop = (f"kill {daemon.pid} && for i in $(seq 50); do kill -0 {daemon.pid} 2>/dev/null || exit 0; "
+                f"sleep 0.2; done; echo 'pid {daemon.pid} still running' >&2; exit 1")
+        actions.append(Command(stop, f"stop host {daemon.name} pid {daemon.pid}", undo=restart,
+                               risk=Risk.DISRUPTIVE, shown=f"kill {daemon.pid}  # {restart}"))
+    ctx.notes.append("no systemd on this host: make sure whatever started the daemon does not start it again")
+    return actions

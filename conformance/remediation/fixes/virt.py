@@ -1,0 +1,63 @@
+"""Hardware virtualisation fixes: /dev/kvm group and mode with Kolla's udev rule, loading the kvm module.
+No VT in the CPU and a drifted virt_type are manual."""
+from __future__ import annotations
+
+from conformance.probes import virt as virt_probes
+from conformance.remediation.actions import Command, SetAttrs, WriteFile
+from conformance.remediation.fixes import current
+from conformance.remediation.registry import Manual, Risk, fix
+
+UDEV_RULE = "/etc/udev/rules.d/99-kolla-kvm.rules"      # roles/nova-cell/tasks/config-host.yml (LP#1681461)
+MODULES_LOAD = "/etc/modules-load.d/kvm.conf"
+
+
+@fix("virt.dev-kvm-access", risk=Risk.SAFE, title="give /dev/kvm the group and mode QEMU needs")
+def dev_kvm_access(ctx):
+    exp, facts = ctx.expectation, ctx.facts
+    dev = facts.probe(virt_probes.dev_kvm)
+    if not dev.exists:
+        raise Manual("/dev/kvm is missing: load the kvm modules first (see virt.kvm-module / virt.dev-kvm)")
+    if exp.libvirt_container:
+        # Kolla's rule for the future (udev re-applies it on every boot), chgrp/chmod for now.
+        rule = f'KERNEL=="kvm", GROUP="{exp.qemu_user_gid}", MODE="0660"\n'
+        before = current(ctx, UDEV_RULE)
+        actions = [WriteFile(UDEV_RULE, rule, before, mode=0o644, owner="root:root")] if before != rule else []
+        return actions + [SetAttrs("/dev/kvm", mode=0o660, owner=f":{exp.qemu_user_gid}")]
+    user, groups = facts.probe(virt_probes.qemu_user)
+    kvm_gid = facts.run("getent group kvm | cut -d: -f3").stdout.strip()
+    if not kvm_gid.isdigit() or int(kvm_gid) not in groups:
+        raise Manual(f"host libvirt: add {user} to a group, then give /dev/kvm that group and mode 0660 "
+                     f"(Debian: `usermod -aG kvm {user}`; the kvm group's udev rule does the rest)")
+    return [SetAttrs("/dev/kvm", mode=0o660, owner=f":{kvm_gid}")]
+
+
+@fix("virt.kvm-module", risk=Risk.DISRUPTIVE, title="load the KVM modules now and at boot")
+def kvm_module(ctx):
+    cpu = ctx.facts.probe(virt_probes.cpuinfo)
+    if not cpu.vt_flags:
+        raise Manual("no vmx/svm in /proc/cpuinfo: enable VT in the firmware first (see virt.cpu-vt-flags)")
+    vendor = {"vmx": "kvm_intel", "svm": "kvm_amd"}[cpu.vt_flags[0]]
+    content = f"kvm\n{vendor}\n"
+    before = current(ctx, MODULES_LOAD)
+    actions = [WriteFile(MODULES_LOAD, content, before, mode=0o644, owner="root:root")] if before != content else []
+    return actions + [Command(f"modprobe {vendor}", f"load {vendor} (and kvm)", undo=f"modprobe -r {vendor}",
+                              risk=Risk.DISRUPTIVE)]
+
+
+@fix("virt.cpu-vt-flags", risk=Risk.SAFE, title="hardware virtualisation (manual)")
+def cpu_vt_flags(ctx):
+    raise Manual("enable VT-x/AMD-V in the firmware (BIOS/UEFI) or expose it to this VM (nested virtualisation); "
+                 "or set nova_compute_virt_type: qemu for this host and run `kolla-ansible reconfigure -t nova`")
+
+
+@fix("virt.dev-kvm", risk=Risk.SAFE, title="/dev/kvm missing (manual)")
+def dev_kvm(ctx):
+    raise Manual("/dev/kvm appears when kvm_intel/kvm_amd loads: fix virt.cpu-vt-flags and virt.kvm-module first; "
+                 "if the module is loaded, check that udev runs (`udevadm trigger --subsystem-match=misc`)")
+
+
+@fix("virt.type-rendered", risk=Risk.SAFE, title="rendered virt_type (manual)")
+def type_rendered(ctx):
+    raise Manual("nova.conf is Kolla's rendering: put [libvirt] virt_type in /etc/kolla/config/nova/[<host>/]"
+                 "nova-compute.conf (or set nova_compute_virt_type), then `kolla-ansible reconfigure -t nova`; "
+                 "editing /etc/kolla/nova-compute/nova.conf by hand would be undone by that run")
