@@ -80,6 +80,7 @@ def test_injected_failure_mid_apply_leaves_files_byte_identical(tree, tmp_path, 
     assert outcome.state == "rolled-back" and "injected failure" in outcome.error
     assert len(outcome.steps) == fail_at
     assert snapshot(tree) == before
+    assert not (tmp_path / "backups").exists()     # a complete rollback leaves no trace, not even its backup
 
 
 def test_a_failing_action_rolls_back_what_ran_before_it(tree, tmp_path):
