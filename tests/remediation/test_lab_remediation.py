@@ -19,7 +19,8 @@ LAB = {"name": "remediate", "hosts": [
     {"name": "a4", "shape": "docker", "tls": True, "faults": ["key-world-readable"]},
     {"name": "a5", "shape": "docker", "state": "cleaned", "remove_volumes": True,
      "faults": ["volumes-left-after-remove"]},
-    {"name": "a6", "shape": "podman", "faults": ["dev-kvm-wrong-group", "sasl-user-missing"]},
+    {"name": "a6", "shape": "podman", "faults": ["dev-kvm-wrong-group", "sasl-user-missing",
+                                                 "auth-conf-wrong-password"]},
 ]}
 
 # fault -> (host, the check that fails, the outcome apply must reach)
@@ -35,6 +36,7 @@ TABLE = [
     ("volumes-left-after-remove", "a5", "cleanup.volumes", "fixed"),
     ("dev-kvm-wrong-group", "a6", "virt.dev-kvm-access", "fixed"),
     ("sasl-user-missing", "a6", "sasl.user-exists", "fixed"),
+    ("auth-conf-wrong-password", "a6", "sasl.auth-conf", "fixed"),
 ]
 APPLY = ("--remediate-max-risk", "destructive", "--remediate-allow", "cleanup.volumes")
 NATIVE_FIREWALL = ("sed -i 's/^firewall_driver = .*/firewall_driver = openvswitch/' "
