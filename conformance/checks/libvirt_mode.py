@@ -6,6 +6,7 @@ from conformance.checks import GUIDE, check
 from conformance.conffiles import parse_sasl_conf
 from conformance.model import Severity, Verdict
 from conformance.probes import engine, libvirt_host
+from conformance.probes.sasl import NOVA_LIBVIRT_HEALTHCHECK
 
 DOC = f"{GUIDE}#host-vs-containerised-libvirt"
 MIGRATION_DOC = f"{GUIDE}#migration-from-container-to-host"
@@ -44,7 +45,7 @@ def container_healthy(exp, facts):
         return Verdict.failed(expected, container.describe() if container else "no nova_libvirt container",
                               hint="`kolla-ansible deploy -t nova` (or `" f"{exp.container_engine} start nova_libvirt`)"
                                    " and read /var/log/kolla/libvirt/libvirtd.log", evidence=evidence)
-    health = facts.run_in("nova_libvirt", f"{HEALTHCHECK} 2>&1", timeout=60)
+    health = facts.run_in("nova_libvirt", NOVA_LIBVIRT_HEALTHCHECK, timeout=60)
     evidence[f"{HEALTHCHECK} in nova_libvirt"] = health.stdout.strip()
     if not health.ok or container.health == "unhealthy":
         return Verdict.failed(expected, f"{container.describe()}; healthcheck rc {health.rc}: "

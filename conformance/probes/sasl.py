@@ -126,6 +126,9 @@ def _no_container(stderr: str) -> bool:
     return any(marker in stderr.lower() for marker in _CANNOT_EXEC)
 
 
+NOVA_LIBVIRT_HEALTHCHECK = "virsh version --daemon 2>&1"   # Kolla's healthcheck of nova_libvirt
+
+
 @dataclasses.dataclass(frozen=True)
 class LibvirtdReady:
     ready: bool
@@ -133,12 +136,16 @@ class LibvirtdReady:
 
 
 def libvirtd_ready(facts: Facts) -> LibvirtdReady:
-    """Kolla's own readiness test for nova_libvirt (handler "Checking libvirt container is ready"):
-    `ls /run/libvirtd.pid` inside it. Kolla creates the SASL user only after it succeeds."""
-    result = facts.run_in("nova_libvirt", "ls /run/libvirtd.pid")
+    """Whether libvirtd serves in nova_libvirt: Kolla's healthcheck for the container (the same command, so
+    libvirt.container-healthy shares the one exec through the facts cache).
+
+    Not Kolla's handler test `ls /run/libvirtd.pid`: /run is shared with the host and libvirtd writes its pid file
+    before it fails on a bad certificate, so in a restart loop that test passes while the container's files are
+    not in place yet."""
+    result = facts.run_in("nova_libvirt", NOVA_LIBVIRT_HEALTHCHECK, timeout=60)
     if result.ok:
-        return LibvirtdReady(True, "libvirtd runs in nova_libvirt")
-    reason = (result.stderr.strip().splitlines() or ["no /run/libvirtd.pid"])[-1]
+        return LibvirtdReady(True, "libvirtd serves in nova_libvirt")
+    reason = (result.stdout.strip().splitlines() or ["virsh version --daemon failed"])[-1]
     return LibvirtdReady(False, f"libvirtd is not running in nova_libvirt ({reason})")
 
 
