@@ -6,7 +6,6 @@ import tempfile
 import threading
 
 from conformance.access import HostConnection
-from conformance.errors import HostUnreachable
 from conformance.facts import Facts
 from conformance.kolla import expectations
 from conformance.probes import host as host_probes
@@ -83,5 +82,3 @@ class Run:
         for ctx in self._hosts.values():
             ctx.connection.close()
 
-
-__all__ = ["HostContext", "Run", "HostUnreachable"]

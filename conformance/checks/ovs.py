@@ -127,16 +127,24 @@ def db_socket(exp, facts):
                                "(docker: /run:/run:shared; podman: /run/openvswitch:/run/openvswitch:shared)")
 
 
+def _kolla_wrapper(exp, facts):
+    """The host's ovs-vsctl if it is Kolla's wrapper, else the not-applicable verdict saying what it is."""
+    if skip := _not_applicable(exp, facts):
+        return None, skip
+    binary = facts.probe(ovs.host_binary)
+    if binary.kind != "wrapper":
+        return None, Verdict.not_applicable(f"{binary.path} is not Kolla's wrapper ({binary.kind})")
+    return binary, None
+
+
 @check("ovs.wrapper-engine", title="Kolla's ovs-vsctl wrapper calls the configured engine and a running vswitchd",
        severity=Severity.CRITICAL, phases=("postdeploy",), doc=DOC,
        rationale="The wrapper runs `exec <engine> exec openvswitch_vswitchd ovs-vsctl`; the wrong engine or a "
                  "stopped openvswitch_vswitchd makes every port plug fail.")
 def wrapper_engine(exp, facts):
-    if skip := _not_applicable(exp, facts):
+    binary, skip = _kolla_wrapper(exp, facts)
+    if skip:
         return skip
-    binary = facts.probe(ovs.host_binary)
-    if binary.kind != "wrapper":
-        return Verdict.not_applicable(f"{binary.path} is not Kolla's wrapper ({binary.kind})")
     listing = facts.probe(engine.containers)
     vswitchd = listing.get(VSWITCHD)
     evidence = {binary.path: binary.text.strip(), f"{exp.container_engine} containers": listing.evidence()}
@@ -157,11 +165,9 @@ def wrapper_engine(exp, facts):
        rationale="The wrapper is installed over /usr/bin/ovs-vsctl unconditionally; the package's next update puts "
                  "its own client back, silently switching libvirt to a client that may not match the server.")
 def wrapper_replaced_binary(exp, facts):
-    if skip := _not_applicable(exp, facts):
+    binary, skip = _kolla_wrapper(exp, facts)
+    if skip:
         return skip
-    binary = facts.probe(ovs.host_binary)
-    if binary.kind != "wrapper":
-        return Verdict.not_applicable(f"{binary.path} is not Kolla's wrapper ({binary.kind})")
     evidence = {binary.path: binary.text.strip(), "package owning the path": binary.package or "none"}
     if not binary.package:
         return Verdict.passed("wrapper at a path no package owns", "no package owns it", evidence)

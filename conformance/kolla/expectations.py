@@ -88,9 +88,6 @@ class Expectation:
         """nova_libvirt_secrets exists for releases before 19.0.0 (removed by LP#2073678)."""
         return self.release is not None and release_tuple(self.release) < (19,)
 
-    def exec_prefix(self) -> str:
-        return self.container_engine
-
 
 def release_tuple(release: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", str(release))[:3])
