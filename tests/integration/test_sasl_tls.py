@@ -19,7 +19,8 @@ FAULTS = {   # fault -> short host-name stem
     "scram-over-tcp": "scram-tcp", "sasl-user-missing": "user-missing", "auth-conf-wrong-password": "authconf-pw",
     "digest-with-tls": "digest-x509", "san-missing-host": "san-missing", "cert-expired": "expired",
     "cert-not-yet-valid": "notyet", "key-mismatch": "key-mismatch", "cert-other-ca": "other-ca",
-    "leaf-is-ca": "leaf-ca", "key-world-readable": "key-readable", "migration-hostname-wrong-address": "mig-addr"}
+    "leaf-is-ca": "leaf-ca", "key-world-readable": "key-readable", "migration-hostname-wrong-address": "mig-addr",
+    "serverkey-not-found": "skey-absent", "cert-client-only": "client-eku", "sasl-plugin-missing": "no-plugin"}
 TCP_FAULTS = {"scram-over-tcp", "sasl-user-missing", "auth-conf-wrong-password"}
 
 GOOD = [
