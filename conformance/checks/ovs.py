@@ -186,10 +186,15 @@ def version_match(exp, facts):
     if skip:
         return skip
     client_out = facts.probe(ovs.run_vsctl, vsctl, "--version")
-    client, _ = ovs.parse_version(client_out.stdout)
     server_where, server_out = _server_version(facts)
-    server, _ = ovs.parse_version(server_out)
-    evidence = {f"client ({vsctl.resolved})": client_out.stdout.strip(), f"server ({server_where})": server_out.strip()}
+    return judge_versions(client_out.stdout, vsctl.resolved, server_out, server_where)
+
+
+def judge_versions(client_text: str, client_where: str, server_text: str, server_where: str) -> Verdict:
+    """ovs.version-match's judgement on the `--version` outputs of the client libvirt runs and of ovs-vswitchd."""
+    client, _ = ovs.parse_version(client_text)
+    server, _ = ovs.parse_version(server_text)
+    evidence = {f"client ({client_where})": client_text.strip(), f"server ({server_where})": server_text.strip()}
     if not server:
         return Verdict.not_applicable(f"cannot read the running Open vSwitch version ({server_where})")
     if client == server:

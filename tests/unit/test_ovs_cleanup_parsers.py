@@ -116,3 +116,20 @@ def test_exit_trailer_keeps_the_wrappers_255_off_the_transport():
     failed = ovs.with_exit_trailer(CommandResult("c", 0, "Error: container state improper\nexit=255\n", ""))
     assert (failed.rc, failed.stdout) == (255, "Error: container state improper\n")
     assert ovs.with_exit_trailer(CommandResult("c", 0, "exit=0\n", "")).rc == 0
+
+
+def test_version_mismatch_is_judged_on_real_outputs():
+    """ovs.version-match's failing case is judged here, not on a lab host: Debian 12 offers a single Open vSwitch
+    build (3.1.0-2+deb12u1) and the lab's containers run the host's /usr, so a real mismatch cannot be produced on
+    this machine. The outputs are those of ovs-vsctl 3.1.0 (captured in the lab) and of ovs-vswitchd 2.17.9."""
+    from conformance.checks.ovs import judge_versions
+    from conformance.model import Status
+    client = read("ovs_vsctl_version_show.txt")
+    server_217 = "ovs-vswitchd (Open vSwitch) 2.17.9\n"
+    mismatch = judge_versions(client, "/usr/bin/ovs-vsctl", server_217, "container openvswitch_vswitchd")
+    assert mismatch.status is Status.FAIL
+    assert mismatch.actual == "client 3.1.0, server 2.17.9" and "wrapper" in mismatch.hint
+    same = judge_versions(client, "/usr/bin/ovs-vsctl", "ovs-vswitchd (Open vSwitch) 3.1.0\n", "host")
+    assert same.status is Status.PASS
+    unreadable = judge_versions(client, "/usr/bin/ovs-vsctl", "", "host")
+    assert unreadable.status is Status.NOT_APPLICABLE
