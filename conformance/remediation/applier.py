@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from conformance.errors import HostUnreachable
 from conformance.model import Status, Verdict
 from conformance.remediation.backup import BACKUP_ROOT, Backup
-from conformance.remediation.hostlock import LOCK_DIR, HostLock, HostLocked
+from conformance.remediation.hostlock import LOCK_DIR, STALE_AFTER, HostLock, HostLocked
 from conformance.remediation.planner import Plan
 from conformance.remediation.remote import FAIL_AT_ENV, ActionError, Remote, injected_failure_index
 
@@ -50,7 +50,7 @@ class Journal:
 
 @dataclasses.dataclass
 class Outcome:
-    state: str                        # fixed | still-failing | rolled-back | locked
+    state: str                        # fixed | still-failing | rolled-back | locked | already-fixed | host-changed
     verdict: Verdict | None           # the check run again (None when it was not)
     steps: list[str]
     error: str = ""
@@ -71,25 +71,38 @@ class Outcome:
 
 def apply(plan: Plan, remote: Remote, recheck: Callable[[], Verdict], lock_wait: float = 60,
           step: Callable[[str], object] | None = None, lock_path: str = LOCK_DIR,
-          backup_root: str = BACKUP_ROOT) -> Outcome:
-    """`recheck` runs the same check on fresh facts; `step(title)` is a context manager (an Allure step)."""
+          backup_root: str = BACKUP_ROOT, lock_stale_after: float = STALE_AFTER,
+          confirm: Callable[[], tuple[Verdict, Plan | None]] | None = None) -> Outcome:
+    """`recheck` runs the same check on fresh facts; `step(title)` is a context manager (an Allure step).
+    `confirm` judges and plans again on fresh facts once the lock is ours: the plan was made before, and another
+    run may have fixed or changed the host meanwhile; acting on a stale plan could undo that run's work."""
     step = step or (lambda title: nullcontext())
     try:
-        with HostLock(remote, lock_wait, lock_path):
-            return _apply_locked(plan, remote, recheck, step, Backup(remote, plan.check_id, backup_root))
+        with HostLock(remote, lock_wait, lock_path, lock_stale_after) as lock:
+            taken = [lock.took_over] if lock.took_over else []
+            if confirm:
+                verdict, fresh = confirm()
+                if verdict.status not in (Status.FAIL, Status.UNREACHABLE):
+                    return Outcome("already-fixed", verdict, taken + ["the check passes now: another run fixed it "
+                                                                      "before this one got the lock"])
+                if fresh is None or fresh.text() != plan.text():
+                    return Outcome("host-changed", None, taken, error="the host changed since this plan was made "
+                                   "(another run?); nothing applied: run again to plan on what is there now")
+            return _apply_locked(plan, remote, recheck, step, Backup(remote, plan.check_id, backup_root), lock)
     except HostLocked as exc:
         return Outcome("locked", None, [], error=str(exc))
 
 
-def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup) -> Outcome:
+def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, lock: HostLock) -> Outcome:
     journal = Journal(remote, backup)
-    steps: list[str] = []
+    steps: list[str] = [lock.took_over] if lock.took_over else []
     fail_at = injected_failure_index()
     try:
         for number, action in enumerate(plan.actions, 1):
             with step(action.describe()):
                 action.apply(journal)
             steps.append(f"done: {action.describe()}")
+            lock.heartbeat()
             if fail_at == number:
                 raise ActionError(f"injected failure after action {number} ({FAIL_AT_ENV}, a test-only hook)")
         with step(f"check {plan.check_id} again"):

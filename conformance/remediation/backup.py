@@ -35,6 +35,24 @@ class Entry:
     mode: str = ""     # octal
 
 
+# Only folders this suite made (named <stamp>-<check>-<token>) and older than the limit; never anything else.
+_PRUNE = r"""R={root}; [ -d "$R" ] || exit 0
+find "$R" -mindepth 1 -maxdepth 1 -type d -name '{stamp}-*' -mmin +{minutes} | sort | while read -r d; do
+  {act}printf '%s\n' "$d"
+done
+"""
+_STAMP_GLOB = "[0-9]" * 8 + "T" + "[0-9]" * 6 + "Z"
+
+
+def prune(remote: Remote, days: int, root: str = BACKUP_ROOT, dry_run: bool = False) -> list[str]:
+    """Remove this suite's backup folders older than `days` (only when the operator asked for it).
+    Returns the folders removed (or, with dry_run, those that would be)."""
+    act = "" if dry_run else 'rm -rf "$d" && '
+    out = remote.must(_PRUNE.format(root=shlex.quote(root), stamp=_STAMP_GLOB, minutes=int(days * 1440), act=act),
+                      f"prune backups older than {days} days")
+    return out.split()
+
+
 class Backup:
     def __init__(self, remote: Remote, check_id: str, root: str = BACKUP_ROOT):
         self.remote = remote

@@ -1,11 +1,17 @@
 """One remediation at a time per host: a lock directory on the host (mkdir is atomic), owned by a token.
 
-A directory rather than flock(1): flock holds only while one process lives, and a fix spans many SSH commands.
-A run that died leaves the lock behind; the message names its owner so an operator can remove it knowingly.
+A directory rather than flock(1) alone: flock holds only while one process lives, and a fix spans many SSH
+commands. The holder touches its owner file after every action (a heartbeat), so a lock whose run died can be
+told apart from a busy one: it is stale when its run's process is gone (same controller machine) or its heartbeat
+is older than `stale_after`. A stale lock is taken over by compare-and-swap under flock(1) on the lock's parent
+directory (no guard file left behind), so two runs that both saw it stale cannot both take it; without flock(1)
+it is never taken over, only reported.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shlex
 import socket
 import time
@@ -14,30 +20,99 @@ import uuid
 from conformance.remediation.remote import Remote
 
 LOCK_DIR = "/run/lock/kolla-conformance-remediation"
+STALE_AFTER = 900    # seconds without a heartbeat; far above one action's timeout (at most 180 s)
+
+_OWNER = re.compile(r"^\S+ pid (?P<pid>\d+) on (?P<machine>\S+) since \d+$")
+
+# Under the guard: take a free lock, or report who holds it and how old its heartbeat is.
+_ACQUIRE = """L={lock}
+mkdir -p "$(dirname "$L")"
+{guard}
+if mkdir -m 0700 "$L" 2>/dev/null; then printf '%s\\n' {owner} > "$L/owner"; echo acquired; exit 0; fi
+now=$(date +%s); beat=$(stat -c %Y "$L/owner" 2>/dev/null || stat -c %Y "$L")
+echo "held $((now - beat))"; head -n1 "$L/owner" 2>/dev/null || true
+"""
+# Under the guard: replace the lock only if it still has the owner we judged stale.
+_TAKE_OVER = """L={lock}
+{guard}
+[ "$(head -n1 "$L/owner" 2>/dev/null)" = {seen} ] || {{ echo changed; exit 0; }}
+rm -rf "$L" && mkdir -m 0700 "$L" && printf '%s\\n' {owner} > "$L/owner" && echo acquired
+"""
 
 
 class HostLocked(Exception):
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class Holder:
+    owner: str           # the holder's token ("" when its owner file is unreadable)
+    heartbeat_age: int   # seconds since the holder last showed life
+
+    def stale_because(self, stale_after: float, pid_alive=None) -> str:
+        """Why this lock's run is gone ("" when it may still be working): never guess in the dangerous direction."""
+        pid_alive = pid_alive or _pid_alive
+        match = _OWNER.match(self.owner)
+        if match and match["machine"] == socket.gethostname() and not pid_alive(int(match["pid"])):
+            return f"its run (pid {match['pid']} on this machine) is gone"
+        if self.heartbeat_age > stale_after:
+            return f"no heartbeat for {self.heartbeat_age} s (more than {stale_after:g})"
+        return ""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class HostLock:
-    def __init__(self, remote: Remote, wait: float = 60, path: str = LOCK_DIR):
-        self.remote, self.wait, self.path = remote, wait, path
+    def __init__(self, remote: Remote, wait: float = 60, path: str = LOCK_DIR, stale_after: float = STALE_AFTER):
+        self.remote, self.wait, self.path, self.stale_after = remote, wait, path, stale_after
         self.token = f"{uuid.uuid4().hex[:12]} pid {os.getpid()} on {socket.gethostname()} since {int(time.time())}"
+        self.took_over = ""      # set when a stale lock was replaced: whose, and why (the outcome reports it)
+
+    def _script(self, template: str, **values) -> str:
+        # flock(1) on the parent directory serialises the check-and-take; the mkdir path stays atomic without it.
+        guard_line = 'if command -v flock >/dev/null 2>&1; then exec 9<"$(dirname "$L")"; flock -w 30 9 || exit 3; fi'
+        return template.format(guard=guard_line, lock=shlex.quote(self.path), owner=shlex.quote(self.token),
+                               **{k: shlex.quote(v) for k, v in values.items()})
+
+    def _has_flock(self) -> bool:
+        return self.remote.run("command -v flock >/dev/null 2>&1").ok
 
     def __enter__(self) -> "HostLock":
-        lock, owner = shlex.quote(self.path), shlex.quote(self.token)
-        command = (f"mkdir -p $(dirname {lock}) && if mkdir -m 0700 {lock} 2>/dev/null; then "
-                   f"printf '%s\\n' {owner} > {lock}/owner; echo acquired; else cat {lock}/owner 2>/dev/null; fi")
         deadline = time.monotonic() + self.wait
         while True:
-            out = self.remote.run(command).stdout.strip()
-            if out == "acquired":
+            lines = self.remote.run(self._script(_ACQUIRE)).stdout.strip().splitlines()
+            if lines and lines[0] == "acquired":
                 return self
+            holder = Holder(lines[1].strip() if len(lines) > 1 else "",
+                            int(lines[0].split()[1]) if lines and lines[0].startswith("held ") else 0)
+            stale = holder.stale_because(self.stale_after)
+            if stale and self._has_flock():
+                out = self.remote.run(self._script(_TAKE_OVER, seen=holder.owner)).stdout.strip()
+                if out == "acquired":
+                    self.took_over = f"took over a stale lock held by {holder.owner or 'an unknown owner'}: {stale}"
+                    return self
+                continue      # the holder changed meanwhile: judge the new one
             if time.monotonic() >= deadline:
-                raise HostLocked(f"{self.remote.host} is being remediated by another run ({out or 'owner unknown'}); "
-                                 f"if that run is gone, remove {self.path} on the host")
+                why = (f"; it looks stale ({stale}), but the host lacks flock(1) to take it over safely"
+                       if stale else "")
+                raise HostLocked(f"{self.remote.host} is being remediated by another run "
+                                 f"({holder.owner or 'owner unknown'}){why}; if that run is gone, remove "
+                                 f"{self.path} on the host")
             time.sleep(1)
+
+    def heartbeat(self) -> None:
+        """Show this run is alive (after each action): only our own lock's owner file is touched."""
+        lock = shlex.quote(self.path)
+        self.remote.run(f"[ \"$(head -n1 {lock}/owner 2>/dev/null)\" = {shlex.quote(self.token)} ] && "
+                        f"touch {lock}/owner")
 
     def __exit__(self, *exc) -> None:
         lock = shlex.quote(self.path)

@@ -18,9 +18,10 @@ import pytest
 from conformance.facts import Facts
 from conformance.model import Verdict
 from conformance.probes.host import ansible_facts
-from conformance.remediation import applier, planner
+from conformance.remediation import applier, backup, planner
+from conformance.remediation.hostlock import STALE_AFTER
 from conformance.remediation.registry import FixContext, Risk, fix_for
-from conformance.remediation.remote import Remote
+from conformance.remediation.remote import ActionError, Remote
 
 PROPERTY = "kolla_remediation"
 
@@ -36,6 +37,12 @@ def pytest_addoption(parser):
                     help="where the per-host review scripts are written (default: ./kolla-remediation)")
     group.addoption("--remediate-lock-wait", type=float, default=60, metavar="SECONDS",
                     help="how long to wait for another run's lock on a host (default: 60)")
+    group.addoption("--remediate-lock-stale", type=float, default=STALE_AFTER, metavar="SECONDS",
+                    help="a lock whose holder showed no life for this long is taken over "
+                         f"(default: {STALE_AFTER}; a holder on this machine whose process is gone, at once)")
+    group.addoption("--remediate-prune-backups", type=int, metavar="DAYS",
+                    help="remove this suite's backup folders older than DAYS on each host remediated "
+                         "(default: keep them all; plan mode only lists them)")
 
 
 def pytest_configure(config):
@@ -64,8 +71,13 @@ class Remediation:
         self.allowed = set(config.getoption("remediate_allow"))
         self.dir = Path(config.getoption("remediate_dir"))
         self.lock_wait = config.getoption("remediate_lock_wait")
+        self.lock_stale = config.getoption("remediate_lock_stale")
+        self.prune_days = config.getoption("remediate_prune_backups")
+        self._pruned: set[str] = set()
         self.records: list[dict] = []
         self._scripts: set[str] = set()
+        if not hasattr(config, "workerinput"):    # once per run, before any xdist worker writes
+            self._remove_old_scripts()
 
     def _redact(self, text: str) -> str:
         session = self.config.pluginmanager.get_plugin("kolla-conformance-session")
@@ -83,21 +95,45 @@ class Remediation:
         ctx = FixContext(context.plan.name, expectation, facts, verdict, variables.source_of)
         plan = planner.make_plan(fix, ctx)
         self._write_script(plan)
+        remote = Remote(context.connection, self._redact)
+        pruned = self._prune(remote)
         if self.mode == "plan":
-            return self._report(node, verdict, plan, "planned: nothing changed")
+            return self._report(node, verdict, plan, "planned: nothing changed" + pruned)
         refusal = refuse(plan, self.max_risk, self.allowed)
         if refusal:
-            return self._report(node, verdict, plan, f"not applied: {refusal}")
-        remote = Remote(context.connection, self._redact)
+            return self._report(node, verdict, plan, f"not applied: {refusal}" + pruned)
 
         def recheck():   # fresh facts on the same connection: the cached ones describe the host before the fix
             return check.run(expectation, Facts(context.connection, engine=facts.engine))
 
+        def confirm():   # under the lock: the same judgement and plan on the host as it is now
+            fresh = Facts(context.connection, engine=facts.engine)
+            now = check.run(expectation, fresh)
+            if now.status.value != "fail":
+                return now, None
+            return now, planner.make_plan(fix, FixContext(context.plan.name, expectation, fresh, now,
+                                                          variables.source_of))
+
         with allure.step(f"remediation: {fix.title} [{plan.risk}]"):
-            outcome = applier.apply(plan, remote, recheck, self.lock_wait, step=allure.step)
+            outcome = applier.apply(plan, remote, recheck, self.lock_wait, step=allure.step,
+                                    lock_stale_after=self.lock_stale, confirm=confirm)
         facts.invalidate()   # later checks of this host must see the host as it is now
-        result = outcome.verdict if outcome.state in ("fixed", "still-failing") else verdict
-        return self._report(node, result, plan, outcome.text())
+        result = outcome.verdict if outcome.state in ("fixed", "still-failing", "already-fixed") else verdict
+        return self._report(node, result, plan, outcome.text() + pruned)
+
+    def _prune(self, remote: Remote) -> str:
+        """Once per host, when asked: old backups go (plan mode only lists them). Returns a line for the outcome."""
+        if self.prune_days is None or remote.host in self._pruned:
+            return ""
+        self._pruned.add(remote.host)
+        dry = self.mode == "plan"
+        try:
+            folders = backup.prune(remote, self.prune_days, dry_run=dry)
+        except ActionError as exc:
+            return f"\n  backups not pruned: {exc}"
+        verb = "would prune" if dry else "pruned"
+        return (f"\n  {verb} {len(folders)} backup folder(s) older than {self.prune_days} days"
+                + "".join(f"\n    {f}" for f in folders))
 
     def _report(self, node, verdict: Verdict, plan, outcome: str) -> Verdict:
         text = self._redact(plan.text())
@@ -106,6 +142,19 @@ class Remediation:
             {"host": plan.host, "check": plan.check_id, "plan": text, "outcome": outcome})))
         evidence = {**verdict.evidence, "remediation plan": text, "remediation": outcome}
         return dataclasses.replace(verdict, evidence=evidence)
+
+    def _remove_old_scripts(self) -> None:
+        """A review script left by an earlier run describes a host as it was then: running it now could undo
+        later changes. Only files this plugin wrote (they start with its header) are removed."""
+        marker = planner.script_header("").splitlines()[1].split(" for ")[0]
+        for path in self.dir.glob("*.sh"):
+            try:
+                with open(path, errors="replace") as script:
+                    script.readline()
+                    if script.readline().startswith(marker):
+                        path.unlink()
+            except OSError:
+                pass
 
     def _write_script(self, plan) -> None:
         """Append the plan to the host's review script; the first plan of a host in this process starts it."""

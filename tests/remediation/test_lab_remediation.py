@@ -2,11 +2,14 @@
 checks pass when run again; a second apply changes nothing; a failure in the middle of an apply, or another
 run's lock, leaves the host's files byte-identical; the SASL password appears nowhere."""
 import json
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from conformance.model import Status
+from conformance.remediation.planner import script_header
 from conformance.remediation.remote import FAIL_AT_ENV
 from tests.remediation.hoststate import files, fingerprint, ssh
 from tests.suite_runner import run_suite
@@ -16,11 +19,13 @@ LAB = {"name": "remediate", "hosts": [
     {"name": "a1", "shape": "docker", "faults": ["dev-kvm-wrong-group", "sasl-user-missing", "scram-over-tcp"]},
     {"name": "a2", "shape": "docker", "faults": ["host-libvirtd-in-container-mode", "kvm-module-missing"]},
     {"name": "a3", "shape": "host", "faults": ["ovs-vsctl-missing"]},
-    {"name": "a4", "shape": "docker", "tls": True, "faults": ["key-world-readable"]},
+    {"name": "a4", "shape": "docker", "tls": True, "faults": ["key-world-readable", "san-missing-host"]},
     {"name": "a5", "shape": "docker", "state": "cleaned", "remove_volumes": True,
      "faults": ["volumes-left-after-remove"]},
     {"name": "a6", "shape": "podman", "faults": ["dev-kvm-wrong-group", "sasl-user-missing",
                                                  "auth-conf-wrong-password"]},
+    {"name": "a7", "shape": "host", "faults": ["wrapper-wrong-engine"]},
+    {"name": "a8", "shape": "host", "faults": ["wrapper-stopped-container", "no-vt-flags"]},
 ]}
 
 # fault -> (host, the check that fails, the outcome apply must reach)
@@ -37,6 +42,14 @@ TABLE = [
     ("dev-kvm-wrong-group", "a6", "virt.dev-kvm-access", "fixed"),
     ("sasl-user-missing", "a6", "sasl.user-exists", "fixed"),
     ("auth-conf-wrong-password", "a6", "sasl.auth-conf", "fixed"),
+    # libvirt's own ovs-vsctl fails first: re-render the wrapper for docker (a7), start openvswitch_vswitchd (a8).
+    ("wrapper-wrong-engine", "a7", "ovs.vsctl-in-libvirt-path", "fixed"),
+    ("wrapper-stopped-container", "a8", "ovs.vsctl-in-libvirt-path", "fixed"),
+]
+# fault -> (host, the check that fails, what the manual plan tells the operator): apply leaves these alone.
+MANUAL = [
+    ("san-missing-host", "a4", "tls.san-covers-host", "kolla-ansible certificates"),
+    ("no-vt-flags", "a8", "virt.cpu-vt-flags", "enable VT-x/AMD-V in the firmware"),
 ]
 APPLY = ("--remediate-max-risk", "destructive", "--remediate-allow", "cleanup.volumes")
 NATIVE_FIREWALL = ("sed -i 's/^firewall_driver = .*/firewall_driver = openvswitch/' "
@@ -46,8 +59,9 @@ NATIVE_FIREWALL = ("sed -i 's/^firewall_driver = .*/firewall_driver = openvswitc
 @pytest.fixture(scope="module")
 def lab(lab_factory):
     info = lab_factory(LAB)
-    # a3 as an operator with the native OVS firewall has it: libvirt then plugs ports with ovs-vsctl itself.
-    assert ssh(info, "a3", NATIVE_FIREWALL).returncode == 0
+    # a3, a7 and a8 as an operator with the native OVS firewall has them: libvirt then plugs ports with ovs-vsctl itself.
+    for host in ("a3", "a7", "a8"):
+        assert ssh(info, host, NATIVE_FIREWALL).returncode == 0
     return info
 
 
@@ -82,7 +96,7 @@ def test_plan_lists_every_fix_and_changes_nothing(lab, planned):
         assert finding.status is Status.FAIL and "remediation plan" in finding.evidence, (host, check_id)
     assert "kolla remediation (plan" in result.output
     assert "+mech_list: DIGEST-MD5" in result.output            # a unified diff of sasl.conf
-    for host in ("a1", "a2", "a3", "a4", "a5", "a6"):
+    for host in lab.hosts:
         script = (scripts / f"{host}.sh").read_text()
         assert script.startswith("#!/bin/sh")
         assert_no_password(lab, script)
@@ -91,7 +105,33 @@ def test_plan_lists_every_fix_and_changes_nothing(lab, planned):
 
 
 @pytest.fixture(scope="module")
-def applied(lab, planned, tmp_path_factory):
+def planned_in_parallel(lab, planned, tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan-n2")
+    (out / "gone-host.sh").write_text(script_header("gone-host") + "chmod 0644 /etc/x\n")   # an earlier run's
+    (out / "notes.sh").write_text("#!/bin/sh\n# the operator's own file\n")
+    before = {h: fingerprint(lab, h) for h in lab.hosts}
+    result = run_suite(lab.profile_path, "-n", "2", "--remediate=plan", "--remediate-dir", str(out), *APPLY)
+    return result, before, {h: fingerprint(lab, h) for h in lab.hosts}, out
+
+
+def test_plan_under_xdist_matches_the_sequential_plan_and_changes_nothing(lab, planned, planned_in_parallel):
+    """Each host stays on one worker, which writes its script; the controller prints every worker's plans."""
+    sequential, _, _, scripts = planned
+    result, before, after, parallel_scripts = planned_in_parallel
+    assert after == before
+    assert not (parallel_scripts / "gone-host.sh").exists()      # a stale plan is never left to be run
+    assert (parallel_scripts / "notes.sh").exists()
+    assert "bringing up nodes" in result.output and "kolla remediation (plan" in result.output
+    for host in lab.hosts:
+        assert (parallel_scripts / f"{host}.sh").read_text() == (scripts / f"{host}.sh").read_text(), host
+    for _, host, check_id, _ in TABLE:
+        plan = result.findings[(host, check_id)].evidence["remediation plan"]
+        assert plan == sequential.findings[(host, check_id)].evidence["remediation plan"]
+        assert plan.splitlines()[0] in result.output            # the terminal section, gathered on the controller
+
+
+@pytest.fixture(scope="module")
+def applied(lab, planned, planned_in_parallel, tmp_path_factory):
     out = tmp_path_factory.mktemp("apply")
     first = run_suite(lab.profile_path, "--remediate=apply", "--remediate-dir", str(out / "scripts"),
                       "--alluredir", str(out / "allure"), *APPLY)
@@ -107,6 +147,32 @@ def test_apply_fixes_each_fault_and_the_check_passes_again(applied, fault, host,
     assert first.status(host, check_id) is want
     assert (host, check_id) in recheck.findings, recheck.output[-3000:]
     assert recheck.status(host, check_id) is want
+
+
+def test_wrapper_plans_name_the_engine_and_the_container_and_apply_clears_both_ovs_checks(planned, applied):
+    """ovs.wrapper-engine fails beside ovs.vsctl-in-libvirt-path: plan shows both fixes; applying the first one
+    fixes the second too, so it passes when it runs (no second fix is applied)."""
+    result = planned[0]
+    wrong_engine = result.findings[("a7", "ovs.wrapper-engine")].evidence["remediation plan"]
+    assert "-exec podman exec openvswitch_vswitchd" in wrong_engine and "+exec docker exec" in wrong_engine
+    stopped = result.findings[("a8", "ovs.wrapper-engine")].evidence["remediation plan"]
+    assert "start openvswitch_vswitchd: `docker start openvswitch_vswitchd`" in stopped
+    first, recheck, _ = applied
+    for host in ("a7", "a8"):
+        assert first.status(host, "ovs.wrapper-engine") is Status.PASS
+        assert "remediation" not in first.findings[(host, "ovs.wrapper-engine")].evidence
+        assert recheck.status(host, "ovs.wrapper-engine") is Status.PASS
+
+
+@pytest.mark.parametrize("fault,host,check_id,advice", MANUAL, ids=[f"{h}-{f}" for f, h, _, _ in MANUAL])
+def test_problems_without_a_safe_fix_get_a_manual_plan_and_apply_leaves_them_alone(planned, applied, fault, host,
+                                                                                   check_id, advice):
+    plan = planned[0].findings[(host, check_id)].evidence["remediation plan"]
+    assert "(manual only: never applied)" in plan and advice in plan
+    first, recheck, _ = applied
+    assert first.findings[(host, check_id)].evidence["remediation"] == \
+        "not applied: no automatic fix (manual steps in the plan)"
+    assert first.status(host, check_id) is recheck.status(host, check_id) is Status.FAIL
 
 
 def test_the_password_appears_nowhere(lab, applied):
@@ -127,7 +193,8 @@ def test_second_apply_changes_nothing(lab, applied, tmp_path):
     before = {h: fingerprint(lab, h) for h in lab.hosts}
     again = run_suite(lab.profile_path, "--remediate=apply", "--remediate-dir", str(tmp_path), *APPLY)
     assert {h: fingerprint(lab, h) for h in lab.hosts} == before
-    assert set(outcomes(again).values()) <= {"rolled-back"}     # only the kvm module, which cannot load here
+    # Only the kvm module, which cannot load here, and the problems that have manual plans.
+    assert set(outcomes(again).values()) <= {"rolled-back", "not applied: no automatic fix (manual steps in the plan)"}
 
 
 FAIL_LAB = {"name": "remediate-fail", "hosts": [
@@ -168,3 +235,38 @@ def test_another_runs_lock_keeps_the_host_untouched(fail_lab, tmp_path):
             finding.evidence["remediation"]
     finally:
         ssh(fail_lab, "b2", f"rm -rf {lock}")
+
+
+def test_a_stale_lock_from_a_dead_run_is_taken_over(fail_lab, tmp_path):
+    """A run that died mid-fix (its process gone on this controller) does not block the host forever."""
+    lock = "/run/lock/kolla-conformance-remediation"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    owner = f"0123abcd pid {dead.pid} on {socket.gethostname()} since 1"
+    assert ssh(fail_lab, "b2", f"mkdir {lock} && echo '{owner}' > {lock}/owner").returncode == 0
+    result = run_suite(fail_lab.profile_path, "-k", "b2", "--remediate=apply", "--remediate-lock-wait", "1",
+                       "--remediate-dir", str(tmp_path))
+    finding = result.findings[("b2", "tls.installed-files")]
+    assert finding.status is Status.PASS, finding.evidence["remediation"]
+    assert f"took over a stale lock held by {owner}: its run (pid {dead.pid} on this machine) is gone" in \
+        finding.evidence["remediation"]
+    assert ssh(fail_lab, "b2", f"test -e {lock}").returncode == 1       # released when the fix ended
+
+
+def test_old_backups_are_pruned_only_when_asked(fail_lab, tmp_path):
+    root = "/var/backups/kolla-conformance"
+    old, new = f"{root}/20250101T000000Z-sasl.mech-list-0a0a0a", f"{root}/20261120T000000Z-sasl.mech-list-0b0b0b"
+    assert ssh(fail_lab, "b1", f"mkdir -p {old} {new} && touch -d '-40 days' {old} && touch -d '-1 day' {new}"
+               ).returncode == 0
+    run_suite(fail_lab.profile_path, "-k", "b1", "--remediate=apply", "--remediate-dir", str(tmp_path))
+    assert ssh(fail_lab, "b1", f"test -d {old}").returncode == 0          # default: every backup is kept
+    listed = run_suite(fail_lab.profile_path, "-k", "b1", "--remediate=plan", "--remediate-prune-backups", "30",
+                       "--remediate-dir", str(tmp_path))
+    assert ssh(fail_lab, "b1", f"test -d {old}").returncode == 0          # plan mode only lists
+    assert f"would prune 1 backup folder(s) older than 30 days\n    {old}" in \
+        listed.findings[("b1", "sasl.mech-list")].evidence["remediation"]
+    pruned = run_suite(fail_lab.profile_path, "-k", "b1", "--remediate=apply", "--remediate-prune-backups", "30",
+                       "--remediate-dir", str(tmp_path))
+    assert f"pruned 1 backup folder(s) older than 30 days\n    {old}" in \
+        pruned.findings[("b1", "sasl.mech-list")].evidence["remediation"]
+    assert ssh(fail_lab, "b1", f"! test -d {old} && test -d {new} && echo new-kept").stdout.strip() == "new-kept"

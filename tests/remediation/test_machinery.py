@@ -1,11 +1,12 @@
 """Plan, apply, backup, rollback and lock machinery on real files with a real shell (no SSH, no lab)."""
 import subprocess
+import time
 
 import pytest
 
 from conformance.kolla.expectations import Secret
 from conformance.model import Verdict
-from conformance.remediation import applier
+from conformance.remediation import applier, backup, hostlock
 from conformance.remediation.actions import Command, SetAttrs, WriteFile
 from conformance.remediation.backup import Backup
 from conformance.remediation.hostlock import HostLock, HostLocked
@@ -136,7 +137,7 @@ def test_lock_excludes_a_second_run_and_only_its_owner_releases_it(tmp_path):
             HostLock(remote(), wait=1, path=path).__enter__()
         HostLock(remote(), wait=0, path=path).__exit__(None, None, None)   # a stranger cannot release it
         assert (tmp_path / "lock").is_dir()
-    assert not (tmp_path / "lock").exists()
+    assert list(tmp_path.iterdir()) == []     # nothing left behind, not even a guard file
 
 
 def test_apply_on_a_locked_host_changes_nothing(tree, tmp_path):
@@ -155,3 +156,145 @@ def test_undo_commands_run_last_first_and_restarts_repeat_after_restore(tree, tm
     outcome, _ = run_apply(plan, tmp_path, verdict=Verdict.failed("x", "y"))
     assert outcome.state == "still-failing"
     assert log.read_text().split() == ["restart", "a", "b", "undo-b", "undo-a", "restart"]
+
+
+def _held_by(tmp_path, owner: str, age_s: int = 0) -> str:
+    lock = tmp_path / "lock"
+    lock.mkdir()
+    (lock / "owner").write_text(owner + "\n")
+    if age_s:
+        subprocess.run(["touch", "-d", f"-{age_s} seconds", str(lock / "owner")], check=True)
+    return str(lock)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_lock_whose_run_died_on_this_machine_is_taken_over(tree, tmp_path):
+    import socket
+    dead = f"abc123 pid {_dead_pid()} on {socket.gethostname()} since 1"
+    _held_by(tmp_path, dead)
+    outcome, _ = run_apply(plan_of(WriteFile(str(tree / "sasl.conf"), "new\n")), tmp_path)
+    assert outcome.state == "fixed" and (tree / "sasl.conf").read_text() == "new\n"
+    assert outcome.steps[0] == f"took over a stale lock held by {dead}: its run (pid {dead.split()[2]} on this " \
+                               "machine) is gone"
+    assert not (tmp_path / "lock").exists()     # released after the fix like any lock of ours
+
+
+def test_a_lock_with_a_live_holder_is_respected_even_when_old_enough_to_look_stale_elsewhere(tree, tmp_path):
+    import socket
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        _held_by(tmp_path, f"abc123 pid {sleeper.pid} on {socket.gethostname()} since 1", age_s=60)
+        before = snapshot(tree)
+        outcome, _ = run_apply(plan_of(WriteFile(str(tree / "sasl.conf"), "x\n")), tmp_path)
+        assert outcome.state == "locked" and snapshot(tree) == before
+        assert (tmp_path / "lock" / "owner").read_text().startswith("abc123")
+    finally:
+        sleeper.kill()
+
+
+@pytest.mark.parametrize("age_s,taken", [(5, False), (3600, True)])
+def test_a_lock_from_another_machine_is_stale_only_after_its_heartbeat_stops(tree, tmp_path, age_s, taken):
+    _held_by(tmp_path, "abc123 pid 1 on some-other-controller since 1", age_s=age_s)
+    outcome, _ = run_apply(plan_of(WriteFile(str(tree / "sasl.conf"), "new\n")), tmp_path, lock_stale_after=900)
+    assert (outcome.state == "fixed") is taken
+    if taken:
+        assert "no heartbeat for" in outcome.steps[0]
+    else:
+        assert "being remediated by another run (abc123 pid 1 on some-other-controller" in outcome.error
+
+
+def test_a_stale_lock_changed_meanwhile_is_not_taken_over(tmp_path):
+    """Compare-and-swap: the take-over replaces only the owner that was judged stale."""
+    lock = HostLock(remote(), wait=0, path=_held_by(tmp_path, "new-owner pid 1 on elsewhere since 1"))
+    out = remote().run(lock._script(hostlock._TAKE_OVER, seen="old-owner pid 1 on elsewhere since 1")).stdout
+    assert out.strip() == "changed"
+    assert (tmp_path / "lock" / "owner").read_text() == "new-owner pid 1 on elsewhere since 1\n"
+
+
+def test_the_holder_heartbeat_touches_only_its_own_lock(tmp_path):
+    path = str(tmp_path / "lock")
+    with HostLock(remote(), wait=0, path=path) as lock:
+        subprocess.run(["touch", "-d", "-1 hour", f"{path}/owner"], check=True)
+        HostLock(remote(), wait=0, path=path).heartbeat()      # a stranger's heartbeat: no effect
+        assert (tmp_path / "lock" / "owner").stat().st_mtime < time.time() - 3000
+        lock.heartbeat()
+        assert (tmp_path / "lock" / "owner").stat().st_mtime > time.time() - 60
+
+
+def test_prune_removes_only_this_suites_old_backup_folders(tmp_path):
+    root = tmp_path / "backups"
+    old, new = root / "20250101T000000Z-sasl.mech-list-abc123", root / "20261122T000000Z-tls.chain-def456"
+    foreign = root / "operator-notes"
+    for folder in (old, new, foreign):
+        folder.mkdir(parents=True)
+        (folder / "manifest").write_text("1\tfile\t0:0\t600\t/etc/x\n")
+    for folder in (old, foreign):
+        subprocess.run(["touch", "-d", "-40 days", str(folder)], check=True)
+    subprocess.run(["touch", "-d", "-2 days", str(new)], check=True)
+    assert backup.prune(remote(), 30, str(root), dry_run=True) == [str(old)]
+    assert old.exists()                                         # plan mode only lists
+    assert backup.prune(remote(), 30, str(root)) == [str(old)]
+    assert not old.exists() and new.exists() and foreign.exists()
+    assert backup.prune(remote(), 30, str(tmp_path / "none")) == []
+
+
+class _Waiting(LocalConnection):
+    """Sets `event` when this run finds the host's lock held by another run (it then waits for it)."""
+
+    def __init__(self, event):
+        super().__init__()
+        self.event = event
+
+    def run(self, command, timeout=None, stdin=None):
+        result = super().run(command, timeout, stdin)
+        if result.stdout.startswith("held "):
+            self.event.set()
+        return result
+
+
+def test_a_run_that_waited_for_the_lock_judges_again_and_does_not_redo_another_runs_fix(tree, tmp_path):
+    """Two real runs on one host: B plans while A holds the lock; once B has the lock, the check passes, so B
+    changes nothing (acting on its old plan could undo A's work, e.g. an undo deleting the user A created)."""
+    import threading
+    conf = tree / "sasl.conf"
+    original = conf.read_text()
+
+    def judge():
+        return Verdict.passed() if conf.read_text() == "fixed\n" else Verdict.failed("fixed", conf.read_text())
+
+    def confirm():
+        verdict = judge()
+        return verdict, None if verdict.status.value == "pass" else plan_of(WriteFile(str(conf), "fixed\n", conf.read_text()))
+
+    b_waits, outcomes = threading.Event(), {}
+
+    def a_recheck():            # A holds the lock until B is seen waiting for it
+        assert b_waits.wait(30)
+        return judge()
+
+    kw = dict(lock_path=str(tmp_path / "lock"), backup_root=str(tmp_path / "backups"), confirm=confirm)
+    plan = plan_of(WriteFile(str(conf), "fixed\n", original))
+    b_remote = Remote(_Waiting(b_waits))
+    a = threading.Thread(target=lambda: outcomes.update(a=applier.apply(plan, remote(), a_recheck, 0, **kw)))
+    a.start()
+    while not (tmp_path / "lock").exists():
+        time.sleep(0.01)
+    outcomes["b"] = applier.apply(plan, b_remote, judge, 30, **kw)
+    a.join(30)
+    assert outcomes["a"].state == "fixed" and conf.read_text() == "fixed\n"
+    assert outcomes["b"].state == "already-fixed" and outcomes["b"].verdict.status.value == "pass"
+    assert not any("mktemp" in c for c in b_remote.connection.commands)      # B wrote nothing
+
+
+def test_a_plan_made_on_a_host_that_changed_since_is_not_applied(tree, tmp_path):
+    before = snapshot(tree)
+    stale = plan_of(WriteFile(str(tree / "sasl.conf"), "fixed\n", "what the plan saw\n"))
+    now = plan_of(WriteFile(str(tree / "sasl.conf"), "fixed\n", (tree / "sasl.conf").read_text()))
+    outcome, _ = run_apply(stale, tmp_path, confirm=lambda: (Verdict.failed("x", "y"), now))
+    assert outcome.state == "host-changed" and "run again" in outcome.error
+    assert snapshot(tree) == before
