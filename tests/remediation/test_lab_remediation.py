@@ -133,7 +133,8 @@ def test_plan_under_xdist_matches_the_sequential_plan_and_changes_nothing(lab, p
 @pytest.fixture(scope="module")
 def applied(lab, planned, planned_in_parallel, tmp_path_factory):
     out = tmp_path_factory.mktemp("apply")
-    first = run_suite(lab.profile_path, "--remediate=apply", "--remediate-dir", str(out / "scripts"),
+    # Under xdist (each host on one worker); the second apply and the failure lab run sequentially.
+    first = run_suite(lab.profile_path, "-n", "2", "--remediate=apply", "--remediate-dir", str(out / "scripts"),
                       "--alluredir", str(out / "allure"), *APPLY)
     recheck = run_suite(lab.profile_path)
     return first, recheck, out
@@ -180,6 +181,7 @@ def test_the_password_appears_nowhere(lab, applied):
     allure = "".join(p.read_text(errors="replace") for p in (out / "allure").rglob("*") if p.is_file())
     backups = "".join(ssh(lab, h, "ls -R /var/backups/kolla-conformance 2>/dev/null").stdout for h in lab.hosts)
     assert "remediation: create the SASL user" in allure      # the fix is an Allure step
+    assert "remediation plan" in allure                         # and the plan an attachment
     assert_no_password(lab, first.output, recheck.output, allure, backups,
                        json.dumps([f.to_json() for f in first.findings.values()]))
 
