@@ -18,7 +18,7 @@ from tests.suite_runner import run_suite
 LAB = {"name": "remediate", "hosts": [
     {"name": "a1", "shape": "docker", "faults": ["dev-kvm-wrong-group", "sasl-user-missing", "scram-over-tcp"]},
     {"name": "a2", "shape": "docker", "faults": ["host-libvirtd-in-container-mode", "kvm-module-missing"]},
-    {"name": "a3", "shape": "host", "faults": ["ovs-vsctl-missing"]},
+    {"name": "a3", "shape": "host", "faults": ["ovs-vsctl-missing", "scram-over-tcp"]},
     {"name": "a4", "shape": "docker", "tls": True, "faults": ["key-world-readable", "san-missing-host"]},
     {"name": "a5", "shape": "docker", "state": "cleaned", "remove_volumes": True,
      "faults": ["volumes-left-after-remove"]},
@@ -37,6 +37,7 @@ TABLE = [
     # No module support on this kernel (no /lib/modules): modprobe fails for real, so the fix rolls back.
     ("kvm-module-missing", "a2", "virt.kvm-module", "rolled-back"),
     ("ovs-vsctl-missing", "a3", "ovs.vsctl-in-libvirt-path", "fixed"),
+    ("scram-over-tcp", "a3", "sasl.mech-list", "fixed"),          # host libvirtd: its file, then a restart
     ("key-world-readable", "a4", "tls.installed-files", "fixed"),
     ("volumes-left-after-remove", "a5", "cleanup.volumes", "fixed"),
     ("dev-kvm-wrong-group", "a6", "virt.dev-kvm-access", "fixed"),
@@ -136,7 +137,7 @@ def applied(lab, planned, planned_in_parallel, tmp_path_factory):
     # Under xdist (each host on one worker); the second apply and the failure lab run sequentially.
     first = run_suite(lab.profile_path, "-n", "2", "--remediate=apply", "--remediate-dir", str(out / "scripts"),
                       "--alluredir", str(out / "allure"), *APPLY)
-    recheck = run_suite(lab.profile_path)
+    recheck = run_suite(lab.profile_path, hosts_file=lab.hosts_file)     # live probes resolve lab names
     return first, recheck, out
 
 
@@ -174,6 +175,15 @@ def test_problems_without_a_safe_fix_get_a_manual_plan_and_apply_leaves_them_alo
     assert first.findings[(host, check_id)].evidence["remediation"] == \
         "not applied: no automatic fix (manual steps in the plan)"
     assert first.status(host, check_id) is recheck.status(host, check_id) is Status.FAIL
+
+
+@pytest.mark.parametrize("host", ["a1", "a3"])
+def test_a_fixed_mech_list_is_live_after_the_restart(applied, host):
+    """The daemon reads the mech list when it starts: a rewritten file alone would pass the file check while
+    nova-compute still cannot log in. a1 restarts nova_libvirt, a3 the host libvirtd."""
+    first, recheck, _ = applied
+    assert "restart" in first.findings[(host, "sasl.mech-list")].evidence["remediation"]
+    assert recheck.status(host, "sasl.live-auth") is Status.PASS, recheck.findings[(host, "sasl.live-auth")]
 
 
 def test_the_password_appears_nowhere(lab, applied):

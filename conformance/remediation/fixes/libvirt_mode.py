@@ -1,4 +1,5 @@
-"""Host vs containerised libvirt: stop a host libvirt daemon that runs beside nova_libvirt (container mode)."""
+"""Host vs containerised libvirt: stop a host libvirt daemon that runs beside nova_libvirt (container mode), and
+restart a host libvirt daemon so it reads configuration a fix changed (host mode)."""
 from __future__ import annotations
 
 import shlex
@@ -39,4 +40,36 @@ def no_host_daemon(ctx):
         actions.append(Command(stop, f"stop host {daemon.name} pid {daemon.pid}", undo=restart,
                                risk=Risk.DISRUPTIVE, shown=f"kill {daemon.pid}  # {restart}"))
     ctx.notes.append("no systemd on this host: make sure whatever started the daemon does not start it again")
+    return actions
+
+
+# The host's own daemon of that name (same root directory as the login shell, as libvirt_host.daemons tells them
+# apart from nova_libvirt's), found when the command runs: a restart repeated on rollback finds the new pid.
+_HOST_PID = ('P=; for p in $(pgrep -x {name}); do [ "$(stat -Lc %d:%i /proc/$p/root/.)" = "$(stat -Lc %d:%i /)" ] '
+             '&& P=$p; done; [ -n "$P" ] || {{ echo "no host {name} running" >&2; exit 1; }}')
+_RESTART = (_HOST_PID + "; kill $P && for i in $(seq 100); do kill -0 $P 2>/dev/null || break; sleep 0.2; done; "
+            "kill -0 $P 2>/dev/null && {{ echo '{name} did not stop' >&2; exit 1; }}; {argv} </dev/null >/dev/null "
+            "2>&1; for i in $(seq 60); do timeout 5 virsh -c qemu:///system version --daemon >/dev/null 2>&1 && "
+            "exit 0; sleep 1; done; echo '{name} not answering after 60 s' >&2; exit 1")
+
+
+def restart_host_libvirt(ctx, why: str) -> list:
+    """Host mode: restart the host's libvirt daemon so it reads what the fix changed (Kolla does not manage it).
+    With systemd its unit; without, the same command line again, only when the daemon forks itself (-d)."""
+    facts = ctx.facts
+    daemons = libvirt_host.host_daemons(facts)
+    if facts.run("test -d /run/systemd/system").ok:
+        units = " ".join(f"{d.name}.service" for d in daemons) or "libvirtd.service"
+        return [Command(f"systemctl restart {units}", f"restart the host libvirt ({why})", rerun_on_rollback=True,
+                        risk=Risk.DISRUPTIVE)]
+    actions = []
+    for daemon in daemons:
+        argv = [a for a in facts.run(f"tr '\\0' '\\n' < /proc/{daemon.pid}/cmdline").stdout.split("\n") if a]
+        if not {"-d", "--daemon"} & set(argv):
+            ctx.notes.append(f"{daemon.name} runs in the foreground under a supervisor: restart it there ({why})")
+            continue
+        command = " ".join(shlex.quote(a) for a in argv)
+        actions.append(Command(_RESTART.format(name=daemon.name, argv=command),
+                               f"restart host {daemon.name} ({why})", rerun_on_rollback=True, risk=Risk.DISRUPTIVE,
+                               shown=f"kill {daemon.name}; {command}"))
     return actions

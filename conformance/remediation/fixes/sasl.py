@@ -7,6 +7,7 @@ from conformance.kolla.expectations import Secret
 from conformance.probes import sasl as sasl_probes
 from conformance.remediation.actions import Command, WriteFile, restart_container
 from conformance.remediation.fixes import current, drift_note, kolla_source
+from conformance.remediation.fixes.libvirt_mode import restart_host_libvirt
 from conformance.remediation.registry import Manual, Risk, fix
 
 LIBVIRT_READY = "virsh version --daemon"      # nova_libvirt's healthcheck in Kolla
@@ -38,8 +39,9 @@ def mech_list(ctx):
     content = render_sasl_conf(mechs)
     if not exp.libvirt_container:
         path = sasl_probes.SASL_CONF
-        ctx.notes.append("host libvirt: restart libvirtd yourself so it reads the new list (Kolla does not manage it)")
-        return [WriteFile(path, content, current(ctx, path))] if current(ctx, path) != content else []
+        if current(ctx, path) == content:
+            return []
+        return [WriteFile(path, content, current(ctx, path))] + restart_host_libvirt(ctx, "it reads sasl.conf on start")
     path = kolla_source(exp, "nova-libvirt", "sasl.conf")
     before = current(ctx, path)
     actions = [WriteFile(path, content, before)] if before != content else []
