@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import shlex
 
 from conformance.remediation.registry import Risk
@@ -113,7 +114,9 @@ class Command:
         return ""
 
     def script(self) -> list[str]:
-        return [f"{self.command} {self.stdin_hint}".rstrip()]
+        # A command that ends with `exit` (a wait loop) runs in a subshell: the review script goes on after it.
+        body = f"( {self.command} )" if re.search(r"\bexit\b", self.command) else self.command
+        return [f"{body} {self.stdin_hint}".rstrip()]
 
     def apply(self, journal) -> None:
         journal.remote.must(self.command, self.what, stdin=self.stdin, timeout=self.timeout)

@@ -7,6 +7,7 @@ apply: fixes up to --remediate-max-risk (destructive ones also need --remediate-
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -75,7 +76,7 @@ class Remediation:
         self.prune_days = config.getoption("remediate_prune_backups")
         self._pruned: set[str] = set()
         self.records: list[dict] = []
-        self._scripts: set[str] = set()
+        self._scripts: dict[str, dict[str, str]] = {}   # host -> actions already in its script -> check id
         if not hasattr(config, "workerinput"):    # once per run, before any xdist worker writes
             self._remove_old_scripts()
 
@@ -97,11 +98,14 @@ class Remediation:
         self._write_script(plan)
         remote = Remote(context.connection, self._redact)
         pruned = self._prune(remote)
-        if self.mode == "plan":
-            return self._report(node, verdict, plan, "planned: nothing changed" + pruned)
         refusal = refuse(plan, self.max_risk, self.allowed)
+        if self.mode == "plan":
+            would = f"apply would leave it: {refusal}" if refusal else "apply would act"
+            return self._report(node, verdict, plan, f"planned: nothing changed; {would}" + pruned,
+                                "manual" if plan.manual else "would leave" if refusal else "would apply")
         if refusal:
-            return self._report(node, verdict, plan, f"not applied: {refusal}" + pruned)
+            return self._report(node, verdict, plan, f"not applied: {refusal}" + pruned,
+                                "manual" if plan.manual else "not applied")
 
         def recheck():   # fresh facts on the same connection: the cached ones describe the host before the fix
             return check.run(expectation, Facts(context.connection, engine=facts.engine))
@@ -119,7 +123,7 @@ class Remediation:
                                     lock_stale_after=self.lock_stale, confirm=confirm)
         facts.invalidate()   # later checks of this host must see the host as it is now
         result = outcome.verdict if outcome.state in ("fixed", "still-failing", "already-fixed") else verdict
-        return self._report(node, result, plan, outcome.text() + pruned)
+        return self._report(node, result, plan, outcome.text() + pruned, outcome.state)
 
     def _prune(self, remote: Remote) -> str:
         """Once per host, when asked: old backups go (plan mode only lists them). Returns a line for the outcome."""
@@ -135,11 +139,11 @@ class Remediation:
         return (f"\n  {verb} {len(folders)} backup folder(s) older than {self.prune_days} days"
                 + "".join(f"\n    {f}" for f in folders))
 
-    def _report(self, node, verdict: Verdict, plan, outcome: str) -> Verdict:
+    def _report(self, node, verdict: Verdict, plan, outcome: str, state: str) -> Verdict:
         text = self._redact(plan.text())
         outcome = self._redact(outcome)
         node.user_properties.append((PROPERTY, json.dumps(
-            {"host": plan.host, "check": plan.check_id, "plan": text, "outcome": outcome})))
+            {"host": plan.host, "check": plan.check_id, "plan": text, "outcome": outcome, "state": state})))
         evidence = {**verdict.evidence, "remediation plan": text, "remediation": outcome}
         return dataclasses.replace(verdict, evidence=evidence)
 
@@ -161,11 +165,17 @@ class Remediation:
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / f"{plan.host}.sh"
         first = plan.host not in self._scripts
-        self._scripts.add(plan.host)
+        written = self._scripts.setdefault(plan.host, {})
+        section = self._redact(plan.script())
+        body = section.split("\n", 1)[1]
+        if plan.actions and body in written:   # two checks, one cause (e.g. mech-list and mech-matches-tls)
+            section = (f"# --- {plan.check_id}: the same actions as {written[body]} above; nothing more to run\n")
+        elif plan.actions:
+            written[body] = plan.check_id
         with open(path, "w" if first else "a") as out:
             if first:
                 out.write(planner.script_header(plan.host))
-            out.write("\n" + self._redact(plan.script()))
+            out.write("\n" + section)
         os.chmod(path, 0o700)
 
     # -- results, on the controller under xdist ---------------------------------------------------------
@@ -181,4 +191,11 @@ class Remediation:
             terminalreporter.write_line(record["plan"])
             for line in record["outcome"].splitlines():
                 terminalreporter.write_line("  " + line)
+        tally = collections.Counter(record["state"] for record in self.records)
+        terminalreporter.write_line(f"{len(self.records)} plan(s): " +
+                                    ", ".join(f"{state} {n}" for state, n in sorted(tally.items())))
+        changed = sorted({r["host"] for r in self.records if r["state"] == "fixed"})
+        if changed:   # checks that ran before a fix on the same host judged the host as it was
+            terminalreporter.write_line(f"fixed on {', '.join(changed)}: run the suite again there, since checks "
+                                        "that ran before a fix (e.g. live logins) saw the host unfixed")
         terminalreporter.write_line(f"review scripts: {self.dir.resolve()}/<host>.sh")

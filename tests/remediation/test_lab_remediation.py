@@ -95,7 +95,10 @@ def test_plan_lists_every_fix_and_changes_nothing(lab, planned):
     for _, host, check_id, _ in TABLE:
         finding = result.findings[(host, check_id)]
         assert finding.status is Status.FAIL and "remediation plan" in finding.evidence, (host, check_id)
+        assert outcomes(result)[(host, check_id)] == "nothing changed; apply would act", (host, check_id)
     assert "kolla remediation (plan" in result.output
+    # One cause, two failing checks: the review script runs its actions once.
+    assert "# --- sasl.mech-matches-tls: the same actions as sasl.mech-list above" in (scripts / "a1.sh").read_text()
     assert "+mech_list: DIGEST-MD5" in result.output            # a unified diff of sasl.conf
     for host in lab.hosts:
         script = (scripts / f"{host}.sh").read_text()
@@ -184,6 +187,15 @@ def test_a_fixed_mech_list_is_live_after_the_restart(applied, host):
     first, recheck, _ = applied
     assert "restart" in first.findings[(host, "sasl.mech-list")].evidence["remediation"]
     assert recheck.status(host, "sasl.live-auth") is Status.PASS, recheck.findings[(host, "sasl.live-auth")]
+
+
+def test_the_summary_counts_outcomes_and_asks_for_a_second_look_at_fixed_hosts(applied):
+    first = applied[0]
+    counts = dict(part.rsplit(" ", 1) for part in
+                  first.output.split(" plan(s): ", 1)[1].splitlines()[0].split(", "))
+    assert counts["fixed"] == str(sum(1 for *_, outcome in TABLE if outcome == "fixed"))
+    assert counts["manual"] == str(len(MANUAL)) and counts["rolled-back"] == "1"
+    assert "fixed on a1, a2, a3, a4, a5, a6, a7, a8: run the suite again there" in first.output
 
 
 def test_the_password_appears_nowhere(lab, applied):

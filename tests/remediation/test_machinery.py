@@ -120,6 +120,16 @@ def test_plan_shows_a_unified_diff_and_the_script_does_the_same_as_apply(tree, t
     assert (path.stat().st_uid, path.stat().st_mode & 0o777) == (42427, 0o660)
 
 
+def test_the_review_script_runs_every_section_even_after_a_wait_loop_that_exits(tree, tmp_path):
+    log = tree / "log"
+    wait = f"for i in 1 2; do echo waited >> {log} && exit 0; done; exit 1"      # like a restart's readiness wait
+    plan = plan_of(Command(wait, "restart"), Command(f"echo after >> {log}", "the next action"))
+    script = tmp_path / "review.sh"
+    script.write_text("set -eu\n" + plan.script())
+    subprocess.run(["sh", str(script)], check=True)
+    assert log.read_text().split() == ["waited", "after"]
+
+
 def test_restore_puts_back_a_device_like_nodes_metadata(tmp_path):
     node = tmp_path / "kvm"
     subprocess.run(["mknod", "-m", "600", str(node), "c", "1", "3"], check=True)
