@@ -31,6 +31,13 @@ def test_mech_list_that_cannot_work_in_globals_is_manual_and_names_the_file(tmp_
     assert "DIGEST-MD5" in plan.text() and refuse(plan, Risk.DESTRUCTIVE, set())
 
 
+def test_no_vt_names_where_kvm_is_set(tmp_path):
+    """The manual plan points at the operator's own setting: fixing it anywhere else, Kolla renders kvm again."""
+    exp = resolve(kolla_tree(tmp_path, "nova_compute_virt_type: kvm\n"))
+    plan = plan_for("virt.cpu-vt-flags", exp)
+    assert f"comes from nova_compute_virt_type ({tmp_path}" in plan.manual and "globals.yml)" in plan.manual
+
+
 def test_sasl_user_password_only_through_stdin(tmp_path):
     plan = plan_for("sasl.user-exists", resolve(kolla_tree(tmp_path)))
     (action,) = plan.actions

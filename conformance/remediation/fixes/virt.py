@@ -46,8 +46,11 @@ def kvm_module(ctx):
 
 @fix("virt.cpu-vt-flags", risk=Risk.SAFE, title="hardware virtualisation (manual)")
 def cpu_vt_flags(ctx):
+    # Name where kvm comes from: the operator changes it there, or the next reconfigure renders kvm again.
     raise Manual("enable VT-x/AMD-V in the firmware (BIOS/UEFI) or expose it to this VM (nested virtualisation); "
-                 "or set nova_compute_virt_type: qemu for this host and run `kolla-ansible reconfigure -t nova`")
+                 f"or, since virt_type {ctx.expectation.virt_type} comes from {ctx.expectation.virt_type_source}, set "
+                 "it to qemu there for this host (host_vars, or [libvirt] virt_type in "
+                 "/etc/kolla/config/nova/<host>/nova-compute.conf) and run `kolla-ansible reconfigure -t nova`")
 
 
 @fix("virt.dev-kvm", risk=Risk.SAFE, title="/dev/kvm missing (manual)")
