@@ -111,6 +111,10 @@ def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, loc
         with step("roll back"):
             problems = journal.rollback()
         return Outcome("rolled-back", None, steps, str(exc), _root(journal), problems)
+    except BaseException:
+        # Ctrl-C, a pytest timeout, a bug: the host must not be left half fixed. Roll back, then let it go on.
+        journal.rollback()
+        raise
     if verdict.status in (Status.FAIL, Status.UNREACHABLE):
         with step("roll back: the check still fails"):
             problems = journal.rollback()

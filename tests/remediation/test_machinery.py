@@ -308,3 +308,24 @@ def test_a_plan_made_on_a_host_that_changed_since_is_not_applied(tree, tmp_path)
     outcome, _ = run_apply(stale, tmp_path, confirm=lambda: (Verdict.failed("x", "y"), now))
     assert outcome.state == "host-changed" and "run again" in outcome.error
     assert snapshot(tree) == before
+
+
+class _Interrupt:
+    """An action during which the operator presses Ctrl-C."""
+    risk = Risk.SAFE
+
+    def describe(self):
+        return "an action interrupted"
+
+    def apply(self, journal):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_the_middle_of_an_apply_rolls_back_before_it_stops_the_run(tree, tmp_path):
+    before = snapshot(tree)
+    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "new\n"), SetAttrs(str(tree / "key.pem"), mode=0o600),
+                   _Interrupt())
+    with pytest.raises(KeyboardInterrupt):
+        run_apply(plan, tmp_path)
+    assert snapshot(tree) == before
+    assert not (tmp_path / "lock").exists()       # released on the way out too
