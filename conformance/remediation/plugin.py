@@ -21,7 +21,7 @@ from conformance.model import Verdict
 from conformance.probes.host import ansible_facts
 from conformance.remediation import applier, backup, planner
 from conformance.remediation.hostlock import STALE_AFTER
-from conformance.remediation.registry import FixContext, Risk, fix_for
+from conformance.remediation.registry import REGISTRY, FixContext, Risk, fix_for
 from conformance.remediation.remote import ActionError, Remote
 
 PROPERTY = "kolla_remediation"
@@ -48,7 +48,24 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     if config.getoption("remediate"):
+        check_options(config)
         config.pluginmanager.register(Remediation(config), "kolla-remediation-session")
+
+
+def check_options(config) -> None:
+    """Bad options stop the run before any host is touched, with one line naming the option."""
+    for check_id in config.getoption("remediate_allow"):
+        fix = fix_for(check_id)
+        if fix is None or fix.risk is not Risk.DESTRUCTIVE:
+            known = sorted(c for c, f in REGISTRY.items() if f.risk is Risk.DESTRUCTIVE)
+            raise pytest.UsageError(f"--remediate-allow {check_id}: no destructive fix has this check id "
+                                    f"(destructive fixes: {', '.join(known)})")
+    days = config.getoption("remediate_prune_backups")
+    if days is not None and days < 1:
+        raise pytest.UsageError(f"--remediate-prune-backups {days}: give a number of days, 1 or more")
+    for name in ("remediate_lock_wait", "remediate_lock_stale"):
+        if config.getoption(name) < 0:
+            raise pytest.UsageError(f"--{name.replace('_', '-')} {config.getoption(name):g}: seconds, 0 or more")
 
 
 def refuse(plan, max_risk: Risk, allowed: set[str]) -> str:

@@ -73,3 +73,20 @@ def test_an_action_riskier_than_its_fix_raises_the_plans_risk():
     plan = planner.Plan("h", Fix("sasl.mech-list", Risk.SAFE, "t", None),
                         [WriteFile("/x", "y"), Command("docker restart nova_libvirt", "restart", risk=Risk.DISRUPTIVE)])
     assert plan.risk is Risk.DISRUPTIVE and "[disruptive]" in plan.text()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--remediate-allow", "cleanup.volume"], "--remediate-allow cleanup.volume: no destructive fix has this check id "
+                                              "(destructive fixes: cleanup.volumes)"),
+    (["--remediate-allow", "sasl.mech-list"], "--remediate-allow sasl.mech-list: no destructive fix"),
+    (["--remediate-prune-backups", "0"], "--remediate-prune-backups 0: give a number of days, 1 or more"),
+    (["--remediate-lock-wait", "-1"], "--remediate-lock-wait -1: seconds, 0 or more"),
+])
+def test_bad_remediation_options_stop_the_run_with_one_line(tmp_path, args, message):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--remediate=apply", *args],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 4
+    assert message in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "kolla-remediation").exists()        # stopped before anything was written
