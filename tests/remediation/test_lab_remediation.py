@@ -226,6 +226,7 @@ FAIL_LAB = {"name": "remediate-fail", "hosts": [
     {"name": "b2", "shape": "docker", "tls": True, "faults": ["key-world-readable"]},
     {"name": "b3", "shape": "docker", "state": "cleaned", "remove_volumes": True,
      "faults": ["volumes-left-after-remove"]},
+    {"name": "b4", "shape": "host", "faults": ["scram-over-tcp"]},
 ]}
 
 
@@ -241,9 +242,14 @@ def test_a_failure_mid_apply_leaves_files_byte_identical(fail_lab, tmp_path, mon
     after = {h: files(fail_lab, h) + ssh(fail_lab, h, "docker volume ls -q").stdout for h in fail_lab.hosts}
     assert after == before
     got = outcomes(result)
-    for key in (("b1", "sasl.mech-list"), ("b2", "tls.installed-files"), ("b3", "cleanup.volumes")):
+    for key in (("b1", "sasl.mech-list"), ("b2", "tls.installed-files"), ("b3", "cleanup.volumes"),
+                ("b4", "sasl.mech-list")):
         assert got[key] == "rolled-back", result.findings[key].evidence
         assert "injected failure after action 2" in result.findings[key].evidence["remediation"]
+    # b4's second action restarted the host libvirtd; the rollback restarted it again on the restored file.
+    assert "restart host libvirtd" in result.findings[("b4", "sasl.mech-list")].evidence["remediation"]
+    assert ssh(fail_lab, "b4", "virsh -c qemu:///system version --daemon").returncode == 0
+    assert "mech_list: SCRAM-SHA-256" in ssh(fail_lab, "b4", "cat /etc/sasl2/libvirt.conf").stdout
 
 
 def test_another_runs_lock_keeps_the_host_untouched(fail_lab, tmp_path):
