@@ -60,6 +60,11 @@ def environ(facts: Facts, pid: int) -> dict[str, str]:
     return parse_environ(facts.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout)
 
 
+def cmdline(facts: Facts, pid: int) -> list[str]:
+    """A process's exact argv (empty when it is gone), e.g. to start a daemon again as it was started."""
+    return [arg for arg in facts.run(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").stdout.split("\n") if arg]
+
+
 @dataclasses.dataclass(frozen=True)
 class Listener:
     address: str

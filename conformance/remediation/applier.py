@@ -88,14 +88,15 @@ def apply(plan: Plan, remote: Remote, recheck: Callable[[], Verdict], lock_wait:
                 if fresh is None or fresh.text() != plan.text():
                     return Outcome("host-changed", None, taken, error="the host changed since this plan was made "
                                    "(another run?); nothing applied: run again to plan on what is there now")
-            return _apply_locked(plan, remote, recheck, step, Backup(remote, plan.check_id, backup_root), lock)
+            return _apply_locked(plan, remote, recheck, step, Backup(remote, plan.check_id, backup_root), lock,
+                                 taken)
     except HostLocked as exc:
         return Outcome("locked", None, [], error=str(exc))
 
 
-def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, lock: HostLock) -> Outcome:
+def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, lock: HostLock,
+                  steps: list[str]) -> Outcome:
     journal = Journal(remote, backup)
-    steps: list[str] = [lock.took_over] if lock.took_over else []
     fail_at = injected_failure_index()
     try:
         for number, action in enumerate(plan.actions, 1):

@@ -30,7 +30,7 @@ mkdir -p "$(dirname "$L")"
 {guard}
 if mkdir -m 0700 "$L" 2>/dev/null; then printf '%s\\n' {owner} > "$L/owner"; echo acquired; exit 0; fi
 now=$(date +%s); beat=$(stat -c %Y "$L/owner" 2>/dev/null || stat -c %Y "$L")
-echo "held $((now - beat))"; head -n1 "$L/owner" 2>/dev/null || true
+echo "held $((now - beat)) ${{guarded:-0}}"; head -n1 "$L/owner" 2>/dev/null || true
 """
 # Under the guard: replace the lock only if it still has the owner we judged stale.
 _TAKE_OVER = """L={lock}
@@ -48,12 +48,18 @@ class HostLocked(Exception):
 class Holder:
     owner: str           # the holder's token ("" when its owner file is unreadable)
     heartbeat_age: int   # seconds since the holder last showed life
+    guarded: bool        # the host has flock(1): a stale lock can be taken over safely
 
-    def stale_because(self, stale_after: float, pid_alive=None) -> str:
+    @classmethod
+    def parse(cls, lines: list[str]) -> "Holder":
+        """The acquire script's answer: `held <age> <guarded>`, then the owner's line."""
+        head = lines[0].split() if lines and lines[0].startswith("held ") else ["held", "0", "0"]
+        return cls(lines[1].strip() if len(lines) > 1 else "", int(head[1]), head[2:] == ["1"])
+
+    def stale_because(self, stale_after: float) -> str:
         """Why this lock's run is gone ("" when it may still be working): never guess in the dangerous direction."""
-        pid_alive = pid_alive or _pid_alive
         match = _OWNER.match(self.owner)
-        if match and match["machine"] == socket.gethostname() and not pid_alive(int(match["pid"])):
+        if match and match["machine"] == socket.gethostname() and not _pid_alive(int(match["pid"])):
             return f"its run (pid {match['pid']} on this machine) is gone"
         if self.heartbeat_age > stale_after:
             return f"no heartbeat for {self.heartbeat_age} s (more than {stale_after:g})"
@@ -78,12 +84,10 @@ class HostLock:
 
     def _script(self, template: str, **values) -> str:
         # flock(1) on the parent directory serialises the check-and-take; the mkdir path stays atomic without it.
-        guard_line = 'if command -v flock >/dev/null 2>&1; then exec 9<"$(dirname "$L")"; flock -w 30 9 || exit 3; fi'
+        guard_line = ('if command -v flock >/dev/null 2>&1; then exec 9<"$(dirname "$L")"; flock -w 30 9 || exit 3; '
+                      'guarded=1; fi')
         return template.format(guard=guard_line, lock=shlex.quote(self.path), owner=shlex.quote(self.token),
                                **{k: shlex.quote(v) for k, v in values.items()})
-
-    def _has_flock(self) -> bool:
-        return self.remote.run("command -v flock >/dev/null 2>&1").ok
 
     def __enter__(self) -> "HostLock":
         deadline = time.monotonic() + self.wait
@@ -91,10 +95,9 @@ class HostLock:
             lines = self.remote.run(self._script(_ACQUIRE)).stdout.strip().splitlines()
             if lines and lines[0] == "acquired":
                 return self
-            holder = Holder(lines[1].strip() if len(lines) > 1 else "",
-                            int(lines[0].split()[1]) if lines and lines[0].startswith("held ") else 0)
+            holder = Holder.parse(lines)
             stale = holder.stale_because(self.stale_after)
-            if stale and self._has_flock():
+            if stale and holder.guarded:
                 out = self.remote.run(self._script(_TAKE_OVER, seen=holder.owner)).stdout.strip()
                 if out == "acquired":
                     self.took_over = f"took over a stale lock held by {holder.owner or 'an unknown owner'}: {stale}"

@@ -110,8 +110,12 @@ class Remediation:
         if fix is None:
             return None
         variables = context.profile.variables(context.plan, facts=lambda: facts.probe(ansible_facts))
-        ctx = FixContext(context.plan.name, expectation, facts, verdict, variables.source_of)
-        plan = planner.make_plan(fix, ctx)
+
+        def plan_on(host_facts, failing):
+            return planner.make_plan(fix, FixContext(context.plan.name, expectation, host_facts, failing,
+                                                     variables.source_of))
+
+        plan = plan_on(facts, verdict)
         self._write_script(plan)
         remote = Remote(context.connection, self._redact)
         pruned = self._prune(remote)
@@ -130,10 +134,7 @@ class Remediation:
         def confirm():   # under the lock: the same judgement and plan on the host as it is now
             fresh = Facts(context.connection, engine=facts.engine)
             now = check.run(expectation, fresh)
-            if now.status.value != "fail":
-                return now, None
-            return now, planner.make_plan(fix, FixContext(context.plan.name, expectation, fresh, now,
-                                                          variables.source_of))
+            return now, (plan_on(fresh, now) if now.status.value == "fail" else None)
 
         with allure.step(f"remediation: {fix.title} [{plan.risk}]"):
             outcome = applier.apply(plan, remote, recheck, self.lock_wait, step=allure.step,

@@ -12,6 +12,10 @@ SYSTEMD_UNITS = "libvirtd.service libvirtd.socket libvirtd-ro.socket libvirtd-ad
                 "libvirtd-tls.socket virtqemud.service virtqemud.socket"
 
 
+def _has_systemd(facts) -> bool:
+    return facts.run("test -d /run/systemd/system").ok
+
+
 @fix("libvirt.no-host-daemon", risk=Risk.DISRUPTIVE, title="stop the host libvirt daemon beside nova_libvirt")
 def no_host_daemon(ctx):
     facts = ctx.facts
@@ -19,7 +23,7 @@ def no_host_daemon(ctx):
     if not daemons:
         raise Manual("only a stale /var/run/libvirt/libvirt-sock is left: remove it once you are sure no host "
                      "libvirtd runs")
-    if facts.run("test -d /run/systemd/system").ok:
+    if _has_systemd(facts):
         ctx.notes.append("also remove the host package (Debian/Ubuntu: libvirt-daemon-system) so an upgrade "
                          "does not bring the daemon back")
         # One unit at a time: units a distribution does not ship make a combined call fail.
@@ -30,8 +34,7 @@ def no_host_daemon(ctx):
     actions = []
     for daemon in daemons:
         # No systemd: stop the process, and keep its exact command line so a rollback can start it again.
-        argv = facts.run(f"tr '\\0' '\\n' < /proc/{daemon.pid}/cmdline").stdout.split("\n")
-        argv = [a for a in argv if a]
+        argv = libvirt_host.cmdline(facts, daemon.pid)
         if not argv:
             raise Manual(f"{daemon.name} pid {daemon.pid} vanished while planning: run the checks again")
         restart = " ".join(shlex.quote(a) for a in argv)
@@ -58,13 +61,15 @@ def restart_host_libvirt(ctx, why: str) -> list:
     With systemd its unit; without, the same command line again, only when the daemon forks itself (-d)."""
     facts = ctx.facts
     daemons = libvirt_host.host_daemons(facts)
-    if facts.run("test -d /run/systemd/system").ok:
+    if _has_systemd(facts):
         units = " ".join(f"{d.name}.service" for d in daemons) or "libvirtd.service"
         return [Command(f"systemctl restart {units}", f"restart the host libvirt ({why})", rerun_on_rollback=True,
                         risk=Risk.DISRUPTIVE)]
     actions = []
     for daemon in daemons:
-        argv = [a for a in facts.run(f"tr '\\0' '\\n' < /proc/{daemon.pid}/cmdline").stdout.split("\n") if a]
+        argv = libvirt_host.cmdline(facts, daemon.pid)
+        if not argv:
+            raise Manual(f"{daemon.name} pid {daemon.pid} vanished while planning: run the checks again")
         if not {"-d", "--daemon"} & set(argv):
             ctx.notes.append(f"{daemon.name} runs in the foreground under a supervisor: restart it there ({why})")
             continue
