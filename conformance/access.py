@@ -49,6 +49,7 @@ class CommandResult:
     rc: int
     stdout: str
     stderr: str
+    exec_error: str = ""   # a container exec that did not run the command to its end: the engine's reason
 
     @property
     def ok(self) -> bool:
@@ -56,6 +57,7 @@ class CommandResult:
 
 
 _REMOTE_255 = "__conformance_remote_exit_255__"
+_EXEC_DONE = "__conformance_exec_done__"
 
 
 class CommandTimeout(Exception):
@@ -134,9 +136,20 @@ class HostConnection:
 
     def container_exec(self, engine: str, container: str, command: str,
                        timeout: int | None = None) -> CommandResult:
-        """Run a shell command inside a Kolla container with the host's engine (docker or podman)."""
-        return self.run(f"{shlex.quote(engine)} exec {shlex.quote(container)} sh -c {shlex.quote(command)}",
-                        timeout=timeout)
+        """Run a shell command inside a Kolla container with the host's engine (docker or podman).
+
+        A container that is restarting or dies during the exec fails in many wordings per engine and version
+        (measured on podman: seven, among them "the pid was reused"), sometimes with part of the output. So the
+        command prints a last line after it ends, carrying its exit status; without that line the result is
+        marked with `exec_error` instead of being taken for the command's own (empty) answer."""
+        script = f'( {command}\n); printf "\\n{_EXEC_DONE}%d\\n" "$?"'
+        result = self.run(f"{shlex.quote(engine)} exec {shlex.quote(container)} sh -c {shlex.quote(script)}",
+                          timeout=timeout)
+        body, marker, status = result.stdout.rpartition("\n" + _EXEC_DONE)
+        if not marker or not status.strip().isdigit():
+            reason = _last_line(result.stderr) if result.stderr.strip() else f"{engine} exec exited {result.rc}"
+            return dataclasses.replace(result, exec_error=reason)
+        return dataclasses.replace(result, rc=int(status), stdout=body)
 
     def close(self) -> None:
         subprocess.run(["ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit", "x"],

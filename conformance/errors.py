@@ -36,3 +36,12 @@ class HostUnreachable(ConformanceError):
     def __init__(self, host, problem):
         self.host, self.problem = host, problem
         super().__init__(f"host {host}: {problem}")
+
+
+class ContainerUnavailable(Exception):
+    """A command inside a container did not run to its end: the container is absent, stopped, restarting, or died
+    during the command. What it would have read is unknown, so no check may judge from it (not a user error)."""
+
+    def __init__(self, container, problem):
+        self.container, self.problem = container, problem
+        super().__init__(f"cannot look inside {container} now: {problem}")

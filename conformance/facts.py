@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from conformance.access import CommandResult, HostConnection
+from conformance.errors import ContainerUnavailable
 
 T = TypeVar("T")
 
@@ -65,11 +66,17 @@ class Facts:
         return self._commands[key]
 
     def run_in(self, container: str, command: str, timeout: int | None = None) -> CommandResult:
-        """A command inside a Kolla container, through the host's container engine."""
+        """A command inside a Kolla container, through the host's container engine.
+
+        Raises ContainerUnavailable when the command did not run to its end; a probe that can say something
+        useful about a missing container catches it, otherwise the check is not judged (see Check.run)."""
         key = (container, command)
         if key not in self._commands:
             self._commands[key] = self.connection.container_exec(self.engine, container, command, timeout)
-        return self._commands[key]
+        result = self._commands[key]
+        if result.exec_error:
+            raise ContainerUnavailable(container, result.exec_error)
+        return result
 
     def file(self, path: str, container: str | None = None, read: bool = True) -> FileFact:
         """Metadata (and text, unless read=False) of a file on the host or inside a container, in one command."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conformance.checks import GUIDE, check
 from conformance.conffiles import parse_sasl_conf
+from conformance.errors import ContainerUnavailable
 from conformance.model import Severity, Verdict
 from conformance.probes import engine, libvirt_host
 from conformance.probes.sasl import NOVA_LIBVIRT_HEALTHCHECK
@@ -45,7 +46,12 @@ def container_healthy(exp, facts):
         return Verdict.failed(expected, container.describe() if container else "no nova_libvirt container",
                               hint="`kolla-ansible deploy -t nova` (or `" f"{exp.container_engine} start nova_libvirt`)"
                                    " and read /var/log/kolla/libvirt/libvirtd.log", evidence=evidence)
-    health = facts.run_in("nova_libvirt", NOVA_LIBVIRT_HEALTHCHECK, timeout=60)
+    try:
+        health = facts.run_in("nova_libvirt", NOVA_LIBVIRT_HEALTHCHECK, timeout=60)
+    except ContainerUnavailable as exc:   # listed as running, gone by the exec: a restart loop
+        return Verdict.failed(expected, f"{container.describe()}, but it stopped before the healthcheck ran: "
+                              f"{exc.problem}", evidence=evidence, hint=f"read /var/log/kolla/libvirt/libvirtd.log "
+                              f"and `{exp.container_engine} logs nova_libvirt`: libvirtd exits at start")
     evidence[f"{HEALTHCHECK} in nova_libvirt"] = health.stdout.strip()
     if not health.ok or container.health == "unhealthy":
         return Verdict.failed(expected, f"{container.describe()}; healthcheck rc {health.rc}: "

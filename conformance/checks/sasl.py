@@ -37,7 +37,7 @@ def _not_running(exp, facts):
 def _sasl_conf(exp, facts) -> sasl.ConfCopy:
     """The SASL config libvirtd uses; while nova_libvirt is down, Kolla's source copy (installed at its start)."""
     conf = facts.probe(sasl.sasl_conf, _libvirt_container(exp))
-    if conf.fact.exists or not _not_running(exp, facts):
+    if conf.fact.exists or not (conf.unread or _not_running(exp, facts)):
         return conf
     return facts.probe(sasl.sasl_conf, None, f"{exp.node_config_directory}/nova-libvirt/sasl.conf")
 
@@ -61,8 +61,8 @@ def libvirtd_listener(exp, facts):
     evidence, problems = {}, []
     down = _not_running(exp, facts)
     for copy in copies:
-        if not copy.fact.exists and down and "nova_libvirt" in copy.where:
-            evidence[copy.where] = f"not read: {down}"
+        if copy.unread or (not copy.fact.exists and down and "nova_libvirt" in copy.where):
+            evidence[copy.where] = f"not read: {copy.unread or down}"
             continue
         if not copy.fact.exists or copy.error:
             problems.append(f"{copy.where}: {copy.error or 'missing'}")

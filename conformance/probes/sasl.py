@@ -10,6 +10,7 @@ import re
 import shlex
 
 from conformance.conffiles import parse_ini, parse_libvirt_conf, parse_sasl_conf
+from conformance.errors import ContainerUnavailable
 from conformance.facts import Facts, FileFact
 
 LIBVIRTD_CONF = "/etc/libvirt/libvirtd.conf"
@@ -39,6 +40,15 @@ class ConfCopy:
     fact: FileFact
     values: dict
     error: str = ""
+    unread: str = ""       # why it could not be read now (its container stopped or restarted meanwhile)
+
+
+def _read_copy(facts: Facts, path: str, container: str | None) -> FileFact | str:
+    """The file, or why its container could not be looked into now."""
+    try:
+        return facts.file(path, container=container)
+    except ContainerUnavailable as exc:
+        return exc.problem
 
 
 def _where(container: str | None) -> str:
@@ -51,7 +61,10 @@ def libvirtd_confs(facts: Facts, container_mode: bool, node_config_directory: st
         if container_mode else [(None, LIBVIRTD_CONF)]
     copies = []
     for container, path in places:
-        fact = facts.file(path, container=container)
+        fact = _read_copy(facts, path, container)
+        if isinstance(fact, str):
+            copies.append(ConfCopy(f"{path} {_where(container)}", FileFact(path, False), {}, unread=fact))
+            continue
         values, error = {}, ""
         if fact.exists:
             try:
@@ -68,7 +81,9 @@ def effective(values: dict, key: str):
 
 
 def sasl_conf(facts: Facts, container: str | None, path: str = SASL_CONF) -> ConfCopy:
-    fact = facts.file(path, container=container)
+    fact = _read_copy(facts, path, container)
+    if isinstance(fact, str):
+        return ConfCopy(f"{path} {_where(container)}", FileFact(path, False), {}, unread=fact)
     return ConfCopy(f"{path} {_where(container)}", fact, parse_sasl_conf(fact.content) if fact.exists else {})
 
 
@@ -108,22 +123,14 @@ def sasl_plugins(facts: Facts, container: str | None) -> Plugins:
     # saslpluginviewer (Debian) / pluginviewer (RPM) load each plugin, the strongest evidence; else list files.
     command = ("v=$(command -v saslpluginviewer || command -v pluginviewer) && $v -s 2>/dev/null "
                "|| ls -1 /usr/lib/sasl2 /usr/lib64/sasl2 /usr/lib/*/sasl2 2>/dev/null")
-    result = facts.run_in(container, command) if container else facts.run(command)
-    if container and _no_container(result.stderr):
-        return Plugins(_where(container), frozenset(), "", present=False)
+    try:
+        result = facts.run_in(container, command) if container else facts.run(command)
+    except ContainerUnavailable as exc:
+        return Plugins(_where(container), frozenset(), exc.problem, present=False)
     mechs = parse_pluginviewer(result.stdout)
     if mechs:
         return Plugins(_where(container), mechs, "saslpluginviewer -s")
     return Plugins(_where(container), parse_plugin_files(result.stdout), "plugin files in /usr/lib*/sasl2")
-
-
-# What docker and podman say when exec cannot enter a container: absent, stopped, or restarting.
-_CANNOT_EXEC = ("no such container", "is restarting", "is not running", "container state improper",
-                "no container with name")
-
-
-def _no_container(stderr: str) -> bool:
-    return any(marker in stderr.lower() for marker in _CANNOT_EXEC)
 
 
 NOVA_LIBVIRT_HEALTHCHECK = "virsh version --daemon 2>&1"   # Kolla's healthcheck of nova_libvirt
@@ -142,7 +149,10 @@ def libvirtd_ready(facts: Facts) -> LibvirtdReady:
     Not Kolla's handler test `ls /run/libvirtd.pid`: /run is shared with the host and libvirtd writes its pid file
     before it fails on a bad certificate, so in a restart loop that test passes while the container's files are
     not in place yet."""
-    result = facts.run_in("nova_libvirt", NOVA_LIBVIRT_HEALTHCHECK, timeout=60)
+    try:
+        result = facts.run_in("nova_libvirt", NOVA_LIBVIRT_HEALTHCHECK, timeout=60)
+    except ContainerUnavailable as exc:
+        return LibvirtdReady(False, f"nova_libvirt is not running ({exc.problem})")
     if result.ok:
         return LibvirtdReady(True, "libvirtd serves in nova_libvirt")
     reason = (result.stdout.strip().splitlines() or ["virsh version --daemon failed"])[-1]

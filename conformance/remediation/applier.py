@@ -69,6 +69,9 @@ class Outcome:
         return "\n".join(lines)
 
 
+PASSING = (Status.PASS, Status.WARN)
+
+
 def apply(plan: Plan, remote: Remote, recheck: Callable[[], Verdict], lock_wait: float = 60,
           step: Callable[[str], object] | None = None, lock_path: str = LOCK_DIR,
           backup_root: str = BACKUP_ROOT, lock_stale_after: float = STALE_AFTER,
@@ -82,12 +85,14 @@ def apply(plan: Plan, remote: Remote, recheck: Callable[[], Verdict], lock_wait:
             taken = [lock.took_over] if lock.took_over else []
             if confirm:
                 verdict, fresh = confirm()
-                if verdict.status not in (Status.FAIL, Status.UNREACHABLE):
+                if verdict.status in PASSING:
                     return Outcome("already-fixed", verdict, taken + ["the check passes now: another run fixed it "
                                                                       "before this one got the lock"])
                 if fresh is None or fresh.text() != plan.text():
-                    return Outcome("host-changed", None, taken, error="the host changed since this plan was made "
-                                   "(another run?); nothing applied: run again to plan on what is there now")
+                    why = "the host changed since this plan was made (another run?)" if verdict.status is Status.FAIL \
+                        else f"the check cannot judge the host now ({verdict.actual})"
+                    return Outcome("host-changed", None, taken, error=f"{why}; nothing applied: run again to plan on "
+                                   "what is there now")
             return _apply_locked(plan, remote, recheck, step, Backup(remote, plan.check_id, backup_root), lock,
                                  taken)
     except HostLocked as exc:
@@ -116,10 +121,11 @@ def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, loc
         # Ctrl-C, a pytest timeout, a bug: the host must not be left half fixed. Roll back, then let it go on.
         journal.rollback()
         raise
-    if verdict.status in (Status.FAIL, Status.UNREACHABLE):
+    if verdict.status not in PASSING:   # failing, or not judged (a container restarting): not proven fixed
         with step("roll back: the check still fails"):
             problems = journal.rollback()
-        return Outcome("still-failing", verdict, steps, "", _root(journal), problems)
+        unjudged = "" if verdict.status is Status.FAIL else f"the check run again: {verdict.actual}"
+        return Outcome("still-failing", verdict, steps, unjudged, _root(journal), problems)
     return Outcome("fixed", verdict, steps, "", _root(journal))
 
 

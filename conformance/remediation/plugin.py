@@ -16,6 +16,7 @@ from pathlib import Path
 import allure
 import pytest
 
+from conformance.errors import ContainerUnavailable
 from conformance.facts import Facts
 from conformance.model import Verdict
 from conformance.probes.host import ansible_facts
@@ -115,7 +116,10 @@ class Remediation:
             return planner.make_plan(fix, FixContext(context.plan.name, expectation, host_facts, failing,
                                                      variables.source_of))
 
-        plan = plan_on(facts, verdict)
+        try:
+            plan = plan_on(facts, verdict)
+        except ContainerUnavailable as exc:   # gone since the check read it: plan on the next run
+            return dataclasses.replace(verdict, evidence={**verdict.evidence, "remediation": f"not planned: {exc}"})
         self._write_script(plan)
         remote = Remote(context.connection, self._redact)
         pruned = self._prune(remote)
@@ -134,13 +138,17 @@ class Remediation:
         def confirm():   # under the lock: the same judgement and plan on the host as it is now
             fresh = Facts(context.connection, engine=facts.engine)
             now = check.run(expectation, fresh)
-            return now, (plan_on(fresh, now) if now.status.value == "fail" else None)
+            try:
+                return now, (plan_on(fresh, now) if now.status.value == "fail" else None)
+            except ContainerUnavailable:
+                return now, None
 
         with allure.step(f"remediation: {fix.title} [{plan.risk}]"):
             outcome = applier.apply(plan, remote, recheck, self.lock_wait, step=allure.step,
                                     lock_stale_after=self.lock_stale, confirm=confirm)
         facts.invalidate()   # later checks of this host must see the host as it is now
-        result = outcome.verdict if outcome.state in ("fixed", "still-failing", "already-fixed") else verdict
+        again = outcome.verdict   # a run again that could not judge (a container restarting) keeps the failure
+        result = again if again and (again.status.value == "fail" or outcome.state != "still-failing") else verdict
         return self._report(node, result, plan, outcome.text() + pruned, outcome.state)
 
     def _prune(self, remote: Remote) -> str:

@@ -310,6 +310,26 @@ def test_a_plan_made_on_a_host_that_changed_since_is_not_applied(tree, tmp_path)
     assert snapshot(tree) == before
 
 
+
+NOT_JUDGED = Verdict.not_applicable("not judged: cannot look inside nova_libvirt now: container state improper")
+
+
+def test_a_check_that_cannot_judge_after_the_fix_is_not_taken_for_fixed(tree, tmp_path):
+    # A container restarting when the check runs again: nothing proves the fix, so it is rolled back.
+    before = snapshot(tree)
+    outcome, _ = run_apply(plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n")), tmp_path,
+                           verdict=NOT_JUDGED)
+    assert outcome.state == "still-failing" and "container state improper" in outcome.error
+    assert snapshot(tree) == before
+
+
+def test_a_check_that_cannot_judge_under_the_lock_is_not_taken_for_already_fixed(tree, tmp_path):
+    before = snapshot(tree)
+    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"))
+    outcome, _ = run_apply(plan, tmp_path, confirm=lambda: (NOT_JUDGED, None))
+    assert outcome.state == "host-changed" and "cannot judge the host now" in outcome.error
+    assert snapshot(tree) == before
+
 class _Interrupt:
     """An action during which the operator presses Ctrl-C."""
     risk = Risk.SAFE

@@ -1,0 +1,108 @@
+"""Commands inside containers on real lab hosts: an exec that did not run to its end is never read as an answer.
+
+The CI failure this guards against: podman's nova_libvirt in a restart loop (an expired certificate) answered one
+exec with an empty listing and an unknown error wording, and sasl.plugins-installed reported every plugin missing.
+"""
+import threading
+import time
+
+import pytest
+
+from conformance import checks
+from conformance.access import HostConnection
+from conformance.errors import ContainerUnavailable
+from conformance.facts import Facts
+from conformance.model import Status
+from conformance.profile import load_profile
+from conformance.runtime import Run
+
+LAB = {"name": "exec", "hosts": [
+    {"name": "exec-d", "shape": "docker"},
+    {"name": "exec-p", "shape": "podman"},
+    {"name": "loop-p", "shape": "podman", "tls": True, "faults": ["cert-expired"]},   # libvirtd exits at start
+]}
+ENGINES = {"exec-d": "docker", "exec-p": "podman"}
+
+
+@pytest.fixture(scope="module")
+def run(lab_factory):
+    run = Run(load_profile(lab_factory(LAB).profile_path))
+    yield run
+    run.close()
+
+
+@pytest.fixture
+def facts_on(run):
+    """Fresh facts (nothing cached) on the host's one connection, with its expectation's engine."""
+    def make(host):
+        _, facts = run.host(host).prepare()
+        return Facts(run.host(host).connection, engine=facts.engine)
+    return make
+
+
+@pytest.fixture
+def control(run):
+    """A second connection to a host, for acting on it while the first one is busy."""
+    opened = []
+
+    def make(host):
+        plan = run.host(host).plan
+        opened.append(HostConnection(plan.name, plan.address, plan.ssh))
+        return opened[-1]
+    yield make
+    for connection in opened:
+        connection.close()
+
+
+@pytest.mark.parametrize("host", ENGINES)
+def test_output_and_exit_status_come_through_unchanged(facts_on, host):
+    facts = facts_on(host)
+    result = facts.run_in("nova_compute", "printf 'a\\nb'; echo err >&2; exit 7")
+    assert (result.rc, result.stdout, result.stderr) == (7, "a\nb", "err\n")
+    assert facts.run_in("nova_compute", "echo one # a comment ends the command").stdout == "one\n"
+    assert facts.run_in("nova_compute", "true").stdout == ""
+    missing = facts.file("/etc/no-such-file", container="nova_compute")   # the command ran: a real "missing"
+    assert not missing.exists
+
+
+@pytest.mark.parametrize("host", ENGINES)
+def test_a_stopped_container_is_unavailable_not_empty(facts_on, control, host):
+    engine, facts, control = ENGINES[host], facts_on(host), control(host)
+    control.run(f"{engine} stop -t 1 nova_compute")
+    try:
+        with pytest.raises(ContainerUnavailable, match="cannot look inside nova_compute now"):
+            facts.run_in("nova_compute", "ls /etc")
+        with pytest.raises(ContainerUnavailable):
+            facts.file("/etc/hostname", container="nova_compute")
+    finally:
+        control.run(f"{engine} start nova_compute")
+
+
+@pytest.mark.parametrize("host", ENGINES)
+def test_a_container_killed_during_the_command_is_unavailable(facts_on, control, host):
+    engine, facts, control = ENGINES[host], facts_on(host), control(host)
+    killer = threading.Timer(1.5, lambda: control.run(f"{engine} kill nova_compute"))
+    killer.start()
+    try:
+        # Output before the kill comes back, but the command did not end: no answer to judge from.
+        with pytest.raises(ContainerUnavailable):
+            facts.run_in("nova_compute", "echo partial; sleep 10; echo done")
+    finally:
+        killer.join()
+        control.run(f"{engine} start nova_compute")
+
+
+def test_a_restart_loop_never_reads_as_missing_plugins(run, facts_on):
+    """40 fresh reads of a podman nova_libvirt that dies at every start: each either sees the plugins or is not
+    judged; the container's own check names the cause."""
+    expectation, _ = run.host("loop-p").prepare()
+    registry = {check.id: check for check in checks.all_checks()}
+    plugins = registry["sasl.plugins-installed"]
+    statuses = []
+    for _ in range(40):
+        statuses.append(plugins.run(expectation, facts_on("loop-p")).status)
+        time.sleep(0.1)
+    assert Status.FAIL not in statuses, statuses
+    assert Status.NOT_APPLICABLE in statuses, "the loop was never caught between starts: the test proved nothing"
+    healthy = registry["libvirt.container-healthy"].run(expectation, facts_on("loop-p"))
+    assert healthy.status is Status.FAIL
