@@ -300,3 +300,24 @@ def test_old_backups_are_pruned_only_when_asked(fail_lab, tmp_path):
     assert f"pruned 1 backup folder(s) older than 30 days\n    {old}" in \
         pruned.findings[("b1", "sasl.mech-list")].evidence["remediation"]
     assert ssh(fail_lab, "b1", f"! test -d {old} && test -d {new} && echo new-kept").stdout.strip() == "new-kept"
+
+
+UNIX_SASL_LAB = {"name": "remediate-unix-sasl", "hosts": [{"name": "c1", "shape": "host", "faults": ["scram-over-tcp"]}]}
+# The host libvirtd demands SASL on its unix socket too, and root has no libvirt auth.conf to answer it with.
+UNIX_SASL = ("echo 'auth_unix_rw = \"sasl\"' >> /etc/libvirt/libvirtd.conf && rm /root/.config/libvirt/auth.conf && "
+             "P=$(pgrep -xo libvirtd) && kill $P && while kill -0 $P 2>/dev/null; do sleep 0.2; done && "
+             "/usr/sbin/libvirtd -d -l && sleep 1")
+
+
+def test_a_host_libvirtd_demanding_sasl_on_its_unix_socket_counts_as_up_after_the_restart(lab_factory, tmp_path):
+    """The restart waits until the daemon answers; an authentication refusal is an answer. Before, the wait ran
+    out after 60 s and the mech-list fix was rolled back although it worked."""
+    info = lab_factory(UNIX_SASL_LAB)
+    assert ssh(info, "c1", UNIX_SASL).returncode == 0
+    refused = ssh(info, "c1", "timeout 5 virsh -c qemu:///system version --daemon </dev/null")
+    assert refused.returncode != 0 and "authentication failed" in refused.stderr, refused   # the case is real
+    result = run_suite(info.profile_path, "-k", "sasl.mech-list", "--remediate=apply", "--remediate-max-risk",
+                       "disruptive", "--remediate-dir", str(tmp_path))
+    assert outcomes(result)[("c1", "sasl.mech-list")] == "fixed", result.findings[("c1", "sasl.mech-list")].evidence
+    again = run_suite(info.profile_path, "-k", "sasl.live-auth", hosts_file=info.hosts_file)
+    assert again.status("c1", "sasl.live-auth") is Status.PASS, again.findings[("c1", "sasl.live-auth")]
