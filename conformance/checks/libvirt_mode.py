@@ -77,13 +77,14 @@ def no_host_daemon(exp, facts):
                               hint="stop and disable the host daemon (`systemctl disable --now libvirtd "
                                    "libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket`) or remove the package")
     container = facts.probe(engine.containers).get("nova_libvirt")
-    if container is None or not container.running:
-        # With nova_libvirt down, a socket at the host path can only be a host daemon's, live or stale.
+    if container is None:
+        # With no nova_libvirt at all, a socket at the host path can only be a host daemon's, live or stale
+        # (Kolla's precheck). A stopped or restarting nova_libvirt shares /run with the host: the socket is its own.
         socket = facts.file(HOST_SOCKET, read=False)
         evidence[HOST_SOCKET] = socket.describe()
         if socket.exists:
             return Verdict.failed(f"{expected}, no {HOST_SOCKET} while nova_libvirt is absent",
-                                  f"{HOST_SOCKET} exists with no nova_libvirt running (a stale or host daemon's socket)",
+                                  f"{HOST_SOCKET} exists with no nova_libvirt container (a stale or host daemon's socket)",
                                   hint=f"remove {HOST_SOCKET} once no host libvirtd runs; Kolla's precheck fails on it",
                                   evidence=evidence)
     return Verdict.passed(expected, "none", evidence)

@@ -58,6 +58,13 @@ class KvmDomainSupport:
     offered: bool
     where: str
     detail: str
+    answered: bool = True      # False: libvirtd never answered (not running, or died during the call)
+
+
+# libvirt's client-side errors when the daemon is unreachable or goes away mid-call (virsh, virnetsocket.c,
+# virnetclient.c): no statement about KVM can be read from them.
+_NO_ANSWER = ("failed to connect to the hypervisor", "Failed to connect socket", "Cannot recv data",
+              "Cannot write data", "End of file while reading data", "Connection reset by peer", "Broken pipe")
 
 
 def libvirt_kvm_domain(facts: Facts, container: str | None) -> KvmDomainSupport:
@@ -68,7 +75,8 @@ def libvirt_kvm_domain(facts: Facts, container: str | None) -> KvmDomainSupport:
     where = f"virsh in container {container}" if container else "virsh on the host"
     offered = result.ok and "<domain>kvm</domain>" in result.stdout
     detail = _domain_summary(result.stdout) if offered else (result.stdout.strip() or result.stderr.strip())
-    return KvmDomainSupport(offered, where, detail)
+    answered = offered or not any(marker in detail for marker in _NO_ANSWER)
+    return KvmDomainSupport(offered, where, detail, answered)
 
 
 def _domain_summary(xml: str) -> str:
