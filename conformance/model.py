@@ -30,6 +30,9 @@ class Status(str, enum.Enum):
     UNREACHABLE = "unreachable"
 
 
+NOT_JUDGED = "not judged: "   # prefix of an n/a verdict's reason when the check could not read what it needs
+
+
 @dataclasses.dataclass(frozen=True)
 class Verdict:
     """What a check function returns: the judgement, before it is tied to a check and host."""
@@ -56,6 +59,12 @@ class Verdict:
     def not_applicable(cls, reason):
         return cls(Status.NOT_APPLICABLE, actual=reason)
 
+    @classmethod
+    def not_judged(cls, reason):
+        """The check applies, but what it reads did not answer now (a container or daemon restarting): skipped
+        like n/a, yet listed in the summary, because the host was not verified."""
+        return cls(Status.NOT_APPLICABLE, actual=NOT_JUDGED + reason)
+
 
 @dataclasses.dataclass(frozen=True)
 class Finding:
@@ -76,6 +85,10 @@ class Finding:
     evidence: dict[str, str] = dataclasses.field(default_factory=dict)
     # The waiver that matched a FAIL/WARN (conformance.waivers): reason, approved_by, expires, state "active"|"expired".
     waiver: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def not_judged(self) -> bool:
+        return self.status is Status.NOT_APPLICABLE and self.actual.startswith(NOT_JUDGED)
 
     @property
     def waived(self) -> bool:

@@ -55,7 +55,7 @@ class Check:
             # A container that stops or restarts between two reads: what it holds is unknown now, and judging
             # from an empty answer would invent a fault. The container's own check (libvirt.container-healthy
             # for nova_libvirt) fails for the real cause.
-            return Verdict.not_applicable(f"not judged: {exc}")
+            return Verdict.not_judged(str(exc))
 
 
 REGISTRY: dict[str, Check] = {}

@@ -142,8 +142,7 @@ def libvirt_kvm_domain(exp, facts):
         return Verdict.passed("domain type kvm offered", support.detail, evidence)
     if not support.answered:   # a daemon that is down says nothing about KVM; its own check fails for it
         daemon_check = "libvirt.container-healthy" if exp.libvirt_container else "libvirt.host-daemon-listening"
-        return Verdict.not_applicable(f"not judged: libvirtd did not answer ({support.where}: {last}); "
-                                      f"see {daemon_check}")
+        return Verdict.not_judged(f"libvirtd did not answer ({support.where}: {last}); see {daemon_check}")
     return Verdict.failed("domain type kvm offered", f"{support.where}: {last}",
                           hint="fix the KVM findings above (modules, /dev/kvm), then restart libvirt "
                                "(`docker restart nova_libvirt` in container mode)", evidence=evidence)

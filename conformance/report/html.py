@@ -29,6 +29,8 @@ CATEGORIES = [
     {"name": "Product defects (failed checks)", "matchedStatuses": ["failed"]},
     {"name": "Hosts unreachable", "matchedStatuses": ["broken"], "messageRegex": ".*HostUnreachable.*"},
     {"name": "Waived findings", "matchedStatuses": ["skipped"], "messageRegex": ".*waived: .*"},
+    {"name": "Not judged (a container or daemon did not answer)", "matchedStatuses": ["skipped"],
+     "messageRegex": ".*not judged: .*"},
     {"name": "Suite errors (check crashed)", "matchedStatuses": ["broken"]},
 ]
 

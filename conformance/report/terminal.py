@@ -8,10 +8,10 @@ from collections import Counter
 
 from conformance import waivers as waiver_rules
 from conformance.errors import ExitCode
-from conformance.model import Finding, Status
+from conformance.model import NOT_JUDGED, Finding, Status
 
 # Cell columns, in the order an operator scans them; "waived" is a FAIL/WARN under an active waiver.
-COLUMNS = ("pass", "fail", "warn", "waived", "unreachable")
+COLUMNS = ("pass", "fail", "warn", "waived", "not judged", "unreachable")
 MEANING = {ExitCode.OK: "gate passed", ExitCode.CHECK_FAILED: "a check failed",
            ExitCode.INTERNAL_ERROR: "a check crashed", ExitCode.HOSTS_UNREACHABLE: "hosts unreachable"}
 
@@ -19,6 +19,8 @@ MEANING = {ExitCode.OK: "gate passed", ExitCode.CHECK_FAILED: "a check failed",
 def column(finding: Finding) -> str | None:
     if finding.waived:
         return "waived"
+    if finding.not_judged:
+        return "not judged"
     return {Status.PASS: "pass", Status.FAIL: "fail", Status.WARN: "warn",
             Status.UNREACHABLE: "unreachable"}.get(finding.status)   # n/a is not counted
 
@@ -48,6 +50,8 @@ def problems(findings: list[Finding]) -> list[str]:
             expired = f" [{waiver_rules.describe(f)}]" if f.waiver else ""
             fix = f" -> fix: {f.hint}" if f.hint else ""
             lines.append(f"{f.status.value.upper():<6} {f.host} {f.check_id}: {f.actual}{fix}{expired}")
+        elif f.not_judged:   # passes the gate like n/a, but this host was not verified on this point
+            lines.append(f"NOT JUDGED {f.host} {f.check_id}: {f.actual.removeprefix(NOT_JUDGED)}")
     for host, items in unreachable.items():
         lines.append(f"UNREACHABLE {host}: {items[0].actual} ({len(items)} checks not run)")
     return lines

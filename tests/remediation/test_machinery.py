@@ -311,7 +311,7 @@ def test_a_plan_made_on_a_host_that_changed_since_is_not_applied(tree, tmp_path)
 
 
 
-NOT_JUDGED = Verdict.not_applicable("not judged: cannot look inside nova_libvirt now: container state improper")
+NOT_JUDGED = Verdict.not_judged("cannot look inside nova_libvirt now: container state improper")
 
 
 def test_a_check_that_cannot_judge_after_the_fix_is_not_taken_for_fixed(tree, tmp_path):

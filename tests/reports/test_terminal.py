@@ -37,3 +37,14 @@ def test_each_problem_is_one_line_with_its_fix():
     assert any(line.startswith("UNUSED waiver #2 (virt.a on x*)") for line in lines)
     assert lines[-1] == "gate: exit 1 (a check failed)"
     assert not any("sasl.b" in line for line in lines[3:])   # n/a is no problem
+
+
+def test_a_check_not_judged_is_counted_and_listed_but_does_not_fail_the_gate():
+    # A container restarting under the check: skipped like n/a, but the operator must see the host was not verified.
+    findings = [f("c1", "sasl.a", Status.PASS),
+                f("c1", "sasl.b", Status.NOT_APPLICABLE, actual="not judged: cannot look inside nova_libvirt now: x"),
+                f("c1", "sasl.c", Status.NOT_APPLICABLE, actual="libvirt_tls is false")]
+    lines = terminal.render(findings, exit_code=terminal.ExitCode.OK)
+    assert lines[1].split() == ["c1", "1", "pass", "1", "not", "judged"]
+    assert "NOT JUDGED c1 sasl.b: cannot look inside nova_libvirt now: x" in lines
+    assert not any("sasl.c" in line for line in lines) and lines[-1] == "gate: exit 0 (gate passed)"
