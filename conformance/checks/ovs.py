@@ -41,11 +41,11 @@ def _libvirt_vsctl(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]
     if exp.libvirt_container:
         container = facts.probe(engine.containers).get("nova_libvirt")
         if container is None or not container.running:
-            return None, Verdict.not_applicable("nova_libvirt is not running (see libvirt.container-healthy)")
+            return None, Verdict.not_judged("nova_libvirt is not running (see libvirt.container-healthy)")
         return facts.probe(ovs.libvirt_vsctl, "nova_libvirt"), None
     vsctl = facts.probe(ovs.libvirt_vsctl, None)
     if vsctl.problem:
-        return None, Verdict.not_applicable(f"{vsctl.problem} (see libvirt.host-daemon-listening)")
+        return None, Verdict.not_judged(f"{vsctl.problem} (see libvirt.host-daemon-listening)")
     return vsctl, None
 
 
@@ -196,7 +196,7 @@ def judge_versions(client_text: str, client_where: str, server_text: str, server
     server, _ = ovs.parse_version(server_text)
     evidence = {f"client ({client_where})": client_text.strip(), f"server ({server_where})": server_text.strip()}
     if not server:
-        return Verdict.not_applicable(f"cannot read the running Open vSwitch version ({server_where})")
+        return Verdict.not_judged(f"cannot read the running Open vSwitch version ({server_where})")
     if client == server:
         return Verdict.passed(f"client {server}", f"client {client}, server {server}", evidence)
     return Verdict.failed(f"client {server} (the server's)", f"client {client}, server {server}", evidence=evidence,

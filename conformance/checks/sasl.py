@@ -158,8 +158,8 @@ def plugins_installed(exp, facts):
         label = f"{container or 'host'} ({found.source})"
         if not found.present:
             if container == "nova_libvirt":   # the server side cannot be judged
-                return Verdict.not_applicable(f"{_not_running(exp, facts) or 'no nova_libvirt container'}: "
-                                              "its Cyrus plugins cannot be listed")
+                return Verdict.not_judged(f"{_not_running(exp, facts) or 'no nova_libvirt container'}: "
+                                          "its Cyrus plugins cannot be listed")
             evidence[label] = "container not running"
             continue
         evidence[label] = " ".join(sorted(found.mechanisms)) or "none"
@@ -184,8 +184,8 @@ def user_exists(exp, facts):
     conf = _sasl_conf(exp, facts)
     path = conf.values.get("sasldb_path", sasl.SASLDB)
     if down := _not_running(exp, facts):
-        return Verdict.not_applicable(f"{down}: Kolla creates the SASL user only once libvirtd runs "
-                                      f"(see libvirt.container-healthy)")
+        return Verdict.not_judged(f"{down}: Kolla creates the SASL user only once libvirtd runs "
+                                  f"(see libvirt.container-healthy)")
     db = facts.probe(sasl.sasldb_users, _libvirt_container(exp), path)
     evidence = {f"sasldblistusers2 -f {path} {db.where}": " ".join(db.users) or db.error or "no users"}
     expected = f"user {exp.sasl_authname} in {path} {_where_libvirtd(exp)}"
