@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from conformance.errors import HostUnreachable
 from conformance.model import Status, Verdict
 from conformance.remediation.backup import BACKUP_ROOT, Backup
-from conformance.remediation.hostlock import LOCK_DIR, STALE_AFTER, HostLock, HostLocked
+from conformance.remediation.hostlock import LOCK_DIR, STALE_AFTER, HostLock, HostLocked, LockLost
 from conformance.remediation.planner import Plan
 from conformance.remediation.remote import FAIL_AT_ENV, ActionError, Remote, injected_failure_index
 
@@ -51,6 +51,7 @@ class Journal:
 @dataclasses.dataclass
 class Outcome:
     state: str                        # fixed | still-failing | rolled-back | locked | already-fixed | host-changed
+                                      # | lock-lost
     verdict: Verdict | None           # the check run again (None when it was not)
     steps: list[str]
     error: str = ""
@@ -61,7 +62,7 @@ class Outcome:
         lines = [f"outcome: {self.state}"] + [f"  {step}" for step in self.steps]
         if self.error:
             lines.append(f"  error: {self.error}")
-        if self.backup and not (self.state != "fixed" and not self.rollback_problems):
+        if self.backup and (self.state in ("fixed", "lock-lost") or self.rollback_problems):
             lines.append(f"  backup on the host: {self.backup}")
         if self.state in ("still-failing", "rolled-back"):
             lines.append("  rolled back: " + ("; ".join(self.rollback_problems) if self.rollback_problems
@@ -113,6 +114,13 @@ def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, loc
                 raise ActionError(f"injected failure after action {number} ({FAIL_AT_ENV}, a test-only hook)")
         with step(f"check {plan.check_id} again"):
             verdict = recheck()
+    except LockLost as exc:
+        # Another run holds the host now and judged it with this run's changes in place: undoing them under its
+        # feet could clobber its work. Stop, keep the backup, and say exactly how far this fix got.
+        done = sum(line.startswith("done: ") for line in steps)
+        return Outcome("lock-lost", None, steps, f"{exc}; stopped after {done} of {len(plan.actions)} action(s), "
+                       "nothing rolled back (the other run judged the host with these changes): check the host and "
+                       "run again", _root(journal))
     except (ActionError, HostUnreachable) as exc:
         with step("roll back"):
             problems = journal.rollback()

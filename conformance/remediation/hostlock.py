@@ -44,6 +44,10 @@ class HostLocked(Exception):
     pass
 
 
+class LockLost(Exception):
+    """Another run took this run's lock over (it saw no heartbeat for `stale_after`: this run was suspended)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Holder:
     owner: str           # the holder's token ("" when its owner file is unreadable)
@@ -112,10 +116,14 @@ class HostLock:
             time.sleep(1)
 
     def heartbeat(self) -> None:
-        """Show this run is alive (after each action): only our own lock's owner file is touched."""
+        """Show this run is alive (after each action): only our own lock's owner file is touched. Raises
+        LockLost when the lock is no longer ours: nothing more may be done on the host."""
         lock = shlex.quote(self.path)
-        self.remote.run(f"[ \"$(head -n1 {lock}/owner 2>/dev/null)\" = {shlex.quote(self.token)} ] && "
-                        f"touch {lock}/owner")
+        result = self.remote.run(f"[ \"$(head -n1 {lock}/owner 2>/dev/null)\" = {shlex.quote(self.token)} ] && "
+                                 f"touch {lock}/owner && echo ours")
+        if "ours" not in result.stdout:
+            holder = self.remote.run(f"head -n1 {lock}/owner 2>/dev/null").stdout.strip() or "nobody"
+            raise LockLost(f"this run's lock on the host is gone, now held by {holder}")
 
     def __exit__(self, *exc) -> None:
         lock = shlex.quote(self.path)

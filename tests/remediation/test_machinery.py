@@ -9,7 +9,7 @@ from conformance.model import Verdict
 from conformance.remediation import applier, backup, hostlock
 from conformance.remediation.actions import Command, SetAttrs, WriteFile
 from conformance.remediation.backup import Backup
-from conformance.remediation.hostlock import HostLock, HostLocked
+from conformance.remediation.hostlock import HostLock, HostLocked, LockLost
 from conformance.remediation.planner import Plan
 from conformance.remediation.registry import Fix, Risk
 from conformance.remediation.remote import FAIL_AT_ENV, Remote
@@ -230,7 +230,8 @@ def test_the_holder_heartbeat_touches_only_its_own_lock(tmp_path):
     path = str(tmp_path / "lock")
     with HostLock(remote(), wait=0, path=path) as lock:
         subprocess.run(["touch", "-d", "-1 hour", f"{path}/owner"], check=True)
-        HostLock(remote(), wait=0, path=path).heartbeat()      # a stranger's heartbeat: no effect
+        with pytest.raises(LockLost):                         # a stranger's heartbeat: no effect, and it
+            HostLock(remote(), wait=0, path=path).heartbeat()  # learns the lock is not its own
         assert (tmp_path / "lock" / "owner").stat().st_mtime < time.time() - 3000
         lock.heartbeat()
         assert (tmp_path / "lock" / "owner").stat().st_mtime > time.time() - 60
@@ -310,6 +311,22 @@ def test_a_plan_made_on_a_host_that_changed_since_is_not_applied(tree, tmp_path)
     assert snapshot(tree) == before
 
 
+
+
+def test_a_run_whose_lock_was_taken_over_stops_and_leaves_the_other_runs_host_alone(tree, tmp_path):
+    """This run was suspended past --remediate-lock-stale and another run took the lock over during action 2.
+    The heartbeat after it notices: no further action, no rollback under the other run's feet, the lock stays."""
+    lock = tmp_path / "lock"
+    takeover = Command(f"echo 'other-run pid 1 on elsewhere since 1' > {lock}/owner", "another run takes over")
+    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"), takeover,
+                   WriteFile(str(tree / "never.conf"), "x\n"))
+    outcome, _ = run_apply(plan, tmp_path)
+    assert outcome.state == "lock-lost", outcome.text()
+    assert "now held by other-run pid 1 on elsewhere" in outcome.error and "stopped after 2 of 3" in outcome.error
+    assert (tree / "sasl.conf").read_text() == "mech_list: DIGEST-MD5\n"     # not rolled back
+    assert not (tree / "never.conf").exists()                                  # nothing after the loss
+    assert (lock / "owner").read_text().startswith("other-run")                # the other run's lock is kept
+    assert "backup on the host" in outcome.text()
 
 NOT_JUDGED = Verdict.not_judged("cannot look inside nova_libvirt now: container state improper")
 
