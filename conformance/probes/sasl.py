@@ -43,12 +43,19 @@ class ConfCopy:
     unread: str = ""       # why it could not be read now (its container stopped or restarted meanwhile)
 
 
-def _read_copy(facts: Facts, path: str, container: str | None) -> FileFact | str:
-    """The file, or why its container could not be looked into now."""
+def _conf_copy(facts: Facts, path: str, container: str | None, parse) -> ConfCopy:
+    """One copy of a config file, parsed; `unread` when its container could not be looked into now."""
+    where = f"{path} {_where(container)}"
     try:
-        return facts.file(path, container=container)
+        fact = facts.file(path, container=container)
     except ContainerUnavailable as exc:
-        return exc.problem
+        return ConfCopy(where, FileFact(path, False), {}, unread=exc.problem)
+    if not fact.exists:
+        return ConfCopy(where, fact, {})
+    try:
+        return ConfCopy(where, fact, parse(fact.content))
+    except ValueError as exc:
+        return ConfCopy(where, fact, {}, str(exc))
 
 
 def _where(container: str | None) -> str:
@@ -59,20 +66,7 @@ def libvirtd_confs(facts: Facts, container_mode: bool, node_config_directory: st
     """Every libvirtd.conf that decides the listener: Kolla's rendered file and the one libvirtd reads."""
     places = [(None, f"{node_config_directory}/nova-libvirt/libvirtd.conf"), ("nova_libvirt", LIBVIRTD_CONF)] \
         if container_mode else [(None, LIBVIRTD_CONF)]
-    copies = []
-    for container, path in places:
-        fact = _read_copy(facts, path, container)
-        if isinstance(fact, str):
-            copies.append(ConfCopy(f"{path} {_where(container)}", FileFact(path, False), {}, unread=fact))
-            continue
-        values, error = {}, ""
-        if fact.exists:
-            try:
-                values = parse_libvirt_conf(fact.content)
-            except ValueError as exc:
-                error = str(exc)
-        copies.append(ConfCopy(f"{path} {_where(container)}", fact, values, error))
-    return copies
+    return [_conf_copy(facts, path, container, parse_libvirt_conf) for container, path in places]
 
 
 def effective(values: dict, key: str):
@@ -81,10 +75,7 @@ def effective(values: dict, key: str):
 
 
 def sasl_conf(facts: Facts, container: str | None, path: str = SASL_CONF) -> ConfCopy:
-    fact = _read_copy(facts, path, container)
-    if isinstance(fact, str):
-        return ConfCopy(f"{path} {_where(container)}", FileFact(path, False), {}, unread=fact)
-    return ConfCopy(f"{path} {_where(container)}", fact, parse_sasl_conf(fact.content) if fact.exists else {})
+    return _conf_copy(facts, path, container, parse_sasl_conf)
 
 
 def mech_list(values: dict) -> list[str]:

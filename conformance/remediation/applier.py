@@ -132,8 +132,9 @@ def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, loc
     if verdict.status not in PASSING:   # failing, or not judged (a container restarting): not proven fixed
         with step("roll back: the check still fails"):
             problems = journal.rollback()
-        unjudged = "" if verdict.status is Status.FAIL else f"the check run again: {verdict.actual}"
-        return Outcome("still-failing", verdict, steps, unjudged, _root(journal), problems)
+        judged = verdict.status is Status.FAIL   # else not judged: no new verdict to report, only why
+        return Outcome("still-failing", verdict if judged else None, steps,
+                       "" if judged else f"the check run again: {verdict.actual}", _root(journal), problems)
     return Outcome("fixed", verdict, steps, "", _root(journal))
 
 

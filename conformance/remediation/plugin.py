@@ -147,8 +147,7 @@ class Remediation:
             outcome = applier.apply(plan, remote, recheck, self.lock_wait, step=allure.step,
                                     lock_stale_after=self.lock_stale, confirm=confirm)
         facts.invalidate()   # later checks of this host must see the host as it is now
-        again = outcome.verdict   # a run again that could not judge (a container restarting) keeps the failure
-        result = again if again and (again.status.value == "fail" or outcome.state != "still-failing") else verdict
+        result = outcome.verdict or verdict   # the check run again, else (not run, or not judged) the failure
         return self._report(node, result, plan, outcome.text() + pruned, outcome.state)
 
     def _prune(self, remote: Remote) -> str:
