@@ -13,10 +13,11 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 
-import testinfra
 from testinfra.backend.ssh import SshBackend
 
+from conformance.command import KILLED_AFTER_TIMEOUT, TIMED_OUT, Frame, container_name, engine_name, shell, with_status_line
 from conformance.errors import HostUnreachable
 
 
@@ -56,12 +57,25 @@ class CommandResult:
         return self.rc == 0
 
 
-_REMOTE_255 = "__conformance_remote_exit_255__"
 _EXEC_DONE = "__conformance_exec_done__"
+# ssh appends ".XXXXXXXXXXXXXXXX" to the ControlPath while it binds; a unix socket path holds 107 bytes.
+_SOCKET_PATH_MAX = 107 - 17
 
 
-class CommandTimeout(Exception):
-    pass
+def control_dir() -> str:
+    """A private folder for the run's ssh control sockets, short enough whatever TMPDIR is."""
+    for base in (tempfile.gettempdir(), "/tmp", "/dev/shm"):
+        if len(os.path.join(base, "kc-XXXXXXXX", "0" * 12)) <= _SOCKET_PATH_MAX and os.access(base, os.W_OK):
+            return tempfile.mkdtemp(prefix="kc-", dir=base)
+    raise OSError("no writable folder with a path short enough for ssh control sockets (TMPDIR, /tmp, /dev/shm)")
+
+
+class CommandTimedOut(Exception):
+    """The command did not finish within its limit (the remote `timeout` struck, or the connection stalled)."""
+
+    def __init__(self, host: str, command: str, limit: int):
+        self.host, self.command, self.limit = host, command, limit
+        super().__init__(f"`{_first_words(command)}` did not answer within {limit}s")
 
 
 class _TimedSshBackend(SshBackend):
@@ -80,70 +94,91 @@ class _TimedSshBackend(SshBackend):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            raise CommandTimeout() from None
+            raise _LocalDeadline() from None
         return self.result(proc.returncode, self.encode(cmd), stdout, stderr)
 
 
+class _LocalDeadline(Exception):
+    pass
+
+
 class HostConnection:
-    """Commands on one host over one SSH master connection, counted for the run's statistics."""
+    """Commands on one host over one SSH master connection, counted for the run's statistics.
+
+    Every command is a `conformance.command.Shell` (built with quoted arguments) and comes back framed, so neither
+    a hostile value nor a noisy login shell can change what runs or what is parsed. Once ssh itself fails, the
+    host is unreachable for the rest of the run: later commands fail at once instead of waiting again."""
 
     def __init__(self, name: str, address: str, ssh: SshSettings, control_dir: str | None = None):
         self.name, self.address, self.ssh = name, address, ssh
-        self._control_dir = control_dir or tempfile.mkdtemp(prefix="kc-ssh-")
+        if address.startswith("-") or not address.strip() or any(c.isspace() for c in address):
+            raise ValueError(f"host {name}: not an address: {address!r}")
+        self._control_dir = control_dir or globals()["control_dir"]()
         # ControlPath must stay short (a unix socket path is limited to 108 bytes).
         self.control_path = os.path.join(self._control_dir, hashlib.sha1(f"{name}@{address}".encode()).hexdigest()[:12])
         self.commands = 0
         self.connections = 0   # SSH connections opened (a new master whenever no control socket exists)
+        self.unreachable: HostUnreachable | None = None
+        self._frame = Frame()
         self._lock = threading.Lock()
         user = f"{ssh.user}@" if ssh.user else ""
         port = f":{ssh.port}" if ssh.port else ""
+        # ControlPersist bounds how long a master outlives a run that was killed before it could close it.
         self._backend = _TimedSshBackend(
             f"{user}{address}{port}", ssh_config=ssh.config, ssh_identity_file=ssh.identity_file,
-            timeout=ssh.connect_timeout, controlpath=self.control_path, controlpersist=600,
+            timeout=ssh.connect_timeout, controlpath=self.control_path, controlpersist=CONTROL_PERSIST,
             ssh_extra_args=ssh.extra_args(), sudo=ssh.sudo)
-        self.testinfra = testinfra.host.Host(self._backend)
 
-    def run(self, command: str, timeout: int | None = None, stdin: bytes | str | None = None) -> CommandResult:
-        """Run a shell command on the host. Raises HostUnreachable if SSH fails or the command hangs.
+    def run(self, template: str, *args: object, timeout: int | None = None,
+            stdin: bytes | str | None = None) -> CommandResult:
+        """Run `shell(template, *args)` on the host. Raises HostUnreachable if SSH fails, CommandTimedOut if the
+        command outlives `timeout` (default: the profile's command_timeout).
 
         `stdin` goes to the command through the SSH channel: the way to pass a secret without putting it in argv."""
-        limit = timeout or self.ssh.command_timeout
-        # The remote `timeout` stops the command itself; the local deadline covers a hung connection.
-        # ssh exits 255 on its own failures too, so a remote 255 is marked on stderr to tell the two apart.
-        wrapped = (f"timeout -k 5 {limit} sh -c {shlex.quote(command)}; "
-                   f"r=$?; [ $r -ne 255 ] || echo {_REMOTE_255} >&2; exit $r")
+        command = shell(template, *args)
+        if self.unreachable is not None:
+            raise self.unreachable
+        limit = max(1, int(timeout or self.ssh.command_timeout))
         with self._lock:
             self.commands += 1
             if not os.path.exists(self.control_path):
                 self.connections += 1
-            self._backend.deadline = limit + 10
+            self._backend.deadline = limit + 5 + self.ssh.connect_timeout
             self._backend.stdin = stdin.encode() if isinstance(stdin, str) else stdin
+            started = time.monotonic()
             try:
-                out = self._backend.run(wrapped)
-            except CommandTimeout:
-                raise HostUnreachable(self.name, f"command timed out after {limit}s: {_first_word(command)}")
+                out = self._backend.run(self._frame.wrap(command, limit))
+            except _LocalDeadline:
+                # The remote `timeout` should have answered: the command is stuck where even SIGKILL waits
+                # (a hung mount) or the connection stalled. Either way this command's answer never comes.
+                raise CommandTimedOut(self.name, command, limit) from None
             except RuntimeError as exc:  # testinfra raises RuntimeError(result) when ssh exits 255
                 result = exc.args[0] if exc.args else None
-                detail = getattr(result, "stderr", "") or str(exc)
-                if _REMOTE_255 not in detail:
-                    raise HostUnreachable(self.name, f"ssh to {self.address} failed: {_last_line(detail)}")
-                out = result
+                out = result if result is not None and self._frame.parse(getattr(result, "stdout", "")) else None
+                if out is None:
+                    detail = getattr(result, "stderr", "") or str(exc)
+                    self.unreachable = HostUnreachable(self.name, f"ssh to {self.address} failed: {_last_line(detail)}")
+                    raise self.unreachable from None
             finally:
                 self._backend.stdin = None
-        if out.rc == 124:
-            raise HostUnreachable(self.name, f"command timed out after {limit}s: {_first_word(command)}")
-        return CommandResult(command, out.rc, out.stdout, out.stderr.replace(_REMOTE_255 + "\n", ""))
+        framed = self._frame.parse(out.stdout)
+        if framed is None:
+            raise HostUnreachable(self.name, f"no answer from the remote shell (exit {out.rc}): "
+                                             f"{_last_line(out.stderr)}; is sh, mktemp, timeout and base64 there?")
+        if framed.rc == TIMED_OUT or (framed.rc == KILLED_AFTER_TIMEOUT and time.monotonic() - started >= limit):
+            raise CommandTimedOut(self.name, command, limit)
+        return CommandResult(command, framed.rc, framed.stdout, framed.stderr)
 
-    def container_exec(self, engine: str, container: str, command: str,
+    def container_exec(self, engine: str, container: str, template: str, *args: object,
                        timeout: int | None = None) -> CommandResult:
-        """Run a shell command inside a Kolla container with the host's engine (docker or podman).
+        """Run `shell(template, *args)` inside a Kolla container with the host's engine (docker or podman).
 
         A container that is restarting or dies during the exec fails in many wordings per engine and version
         (podman, measured: six in 400 execs, among them "the pid was reused"), sometimes after part of the output.
         So the command prints a last line after it ends, carrying its exit status; without that line the result
         is marked with `exec_error` instead of being taken for the command's own (empty) answer."""
-        script = f'( {command}\n); printf "\\n{_EXEC_DONE}%d\\n" "$?"'
-        result = self.run(f"{shlex.quote(engine)} exec {shlex.quote(container)} sh -c {shlex.quote(script)}",
+        script = with_status_line(shell(template, *args), _EXEC_DONE)
+        result = self.run("%s exec %s sh -c %s", engine_name(engine), container_name(container), script,
                           timeout=timeout)
         body, marker, status = result.stdout.rpartition("\n" + _EXEC_DONE)
         if not marker or not status.strip().isdigit():
@@ -153,11 +188,15 @@ class HostConnection:
 
     def close(self) -> None:
         subprocess.run(["ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit", "x"],
-                       capture_output=True)
+                       capture_output=True, timeout=10)
 
 
-def _first_word(command: str) -> str:
-    return command.split()[0] if command.split() else command
+CONTROL_PERSIST = 60
+
+
+def _first_words(command: str, n: int = 4) -> str:
+    words = command.split()
+    return " ".join(words[:n]) + (" ..." if len(words) > n else "")
 
 
 def _last_line(text: str) -> str:

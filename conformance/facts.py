@@ -6,12 +6,13 @@ many checks can share one read. Probes know how to fetch; checks only judge.
 from __future__ import annotations
 
 import dataclasses
-import shlex
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from conformance.access import CommandResult, HostConnection
-from conformance.errors import ContainerUnavailable
+from conformance.access import CommandResult, CommandTimedOut, HostConnection
+from conformance.command import shell
+from conformance.errors import ContainerUnavailable, NotRead, ReadTimedOut
 
 T = TypeVar("T")
 
@@ -34,24 +35,41 @@ class FileFact:
         return f"{self.path}: {self.kind}, {self.owner}:{self.group} ({self.uid}:{self.gid}) mode {self.mode:04o}"
 
 
-_STAT = "stat -L -c '%F|%a|%u|%g|%U|%G' {path} 2>/dev/null"
+_STAT = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' %s 2>/dev/null"
+_ENGINE_WORD = re.compile(r"\b(docker|podman)\b")
 
 
 class Facts:
+    """One host's reads, each made at most once, within the host's time budget.
+
+    A read that does not answer within command_timeout is not judged, and so is every later read that needs the
+    same thing (the same container, the engine, the same program): a hung dockerd or libvirtd costs one timeout,
+    not one per check. Once the host has lost `hang_budget` seconds to such reads, its remaining reads are not
+    judged at once. So a hung host costs at most about 2 x command_timeout, whatever hangs."""
+
     def __init__(self, connection: HostConnection, engine: str = "docker"):
         self.connection = connection
         self.engine = engine
         self._probes: dict[Any, Any] = {}
-        self._commands: dict[tuple, CommandResult] = {}
+        self._commands: dict[tuple, CommandResult | NotRead] = {}
+        self._hung: dict[str, str] = {}
+        self.lost = 0.0                      # seconds this host has lost to reads that never answered
+        self.hang_budget = 2 * connection.ssh.command_timeout
 
     @property
     def host(self) -> str:
         return self.connection.name
 
+    @property
+    def command_timeout(self) -> int:
+        return self.connection.ssh.command_timeout
+
     def invalidate(self) -> None:
-        """Forget everything read so far: after remediation changed the host, later checks must read it again."""
+        """Forget everything read so far: after remediation changed the host, later checks must read it again.
+        (Time lost to hangs stays lost: the budget covers the whole run.)"""
         self._probes.clear()
         self._commands.clear()
+        self._hung.clear()
 
     def probe(self, fn: Callable[["Facts"], T], *args) -> T:
         key = (fn, args)
@@ -59,30 +77,68 @@ class Facts:
             self._probes[key] = fn(self, *args)
         return self._probes[key]
 
-    def run(self, command: str, timeout: int | None = None) -> CommandResult:
-        key = ("host", command)
-        if key not in self._commands:
-            self._commands[key] = self.connection.run(command, timeout=timeout)
-        return self._commands[key]
+    def time_limit(self, wanted: int | None = None) -> int:
+        """The limit for one read: what the probe wants, never more than the profile's command_timeout nor more
+        than the host has left of its hang budget."""
+        limit = min(wanted or self.command_timeout, self.command_timeout)
+        return max(1, min(limit, int(self.hang_budget - self.lost) or 1))
 
-    def run_in(self, container: str, command: str, timeout: int | None = None) -> CommandResult:
+    def blocked(self, *needs: str) -> str | None:
+        """Why a read that needs `needs` is not tried, or None."""
+        if self.lost >= self.hang_budget:
+            return (f"the host stopped answering: {self.lost:.0f}s lost to reads that never answered "
+                    f"({'; '.join(self._hung.values())}); its remaining reads are not waited for")
+        return next((self._hung[need] for need in needs if need in self._hung), None)
+
+    def hung(self, need: str, seconds: float, reason: str) -> None:
+        """Record that something the host offers (`need`: a program, a container, a daemon) did not answer."""
+        self.lost += seconds
+        self._hung.setdefault(need, f"{reason} on {self.host}")
+
+    def run(self, template: str, *args: object, timeout: int | None = None) -> CommandResult:
+        """`shell(template, *args)` on the host (see conformance.command). Raises ReadTimedOut when it does not
+        answer in time, or when what it needs hung earlier."""
+        command = shell(template, *args)
+        match = _ENGINE_WORD.search(template)
+        needs = (match.group(1),) if match else (command.split()[0] if command.split() else command,)
+        return self._read(("host", command), needs,
+                          lambda limit: self.connection.run(command, timeout=limit), timeout)
+
+    def run_in(self, container: str, template: str, *args: object, timeout: int | None = None) -> CommandResult:
         """A command inside a Kolla container, through the host's container engine.
 
         Raises ContainerUnavailable when the command did not run to its end; a probe that can say something
         useful about a missing container catches it, otherwise the check is not judged (see Check.run)."""
-        key = (container, command)
-        if key not in self._commands:
-            self._commands[key] = self.connection.container_exec(self.engine, container, command, timeout)
-        result = self._commands[key]
+        command = shell(template, *args)
+        result = self._read((container, command), (self.engine, f"container {container}"),
+                            lambda limit: self.connection.container_exec(self.engine, container, command,
+                                                                          timeout=limit), timeout)
         if result.exec_error:
             raise ContainerUnavailable(container, result.exec_error)
         return result
 
+    def _read(self, key: tuple, needs: tuple[str, ...], do: Callable[[int], CommandResult],
+              timeout: int | None) -> CommandResult:
+        if key not in self._commands:
+            why = self.blocked(*needs)
+            if why:
+                raise ReadTimedOut(f"not read: {why}")
+            limit = self.time_limit(timeout)
+            try:
+                self._commands[key] = do(limit)
+            except CommandTimedOut as exc:
+                self.hung(needs[-1], limit, str(exc))
+                self._commands[key] = ReadTimedOut(f"{exc} on {self.host}")
+        answer = self._commands[key]
+        if isinstance(answer, NotRead):
+            raise answer
+        return answer
+
     def file(self, path: str, container: str | None = None, read: bool = True) -> FileFact:
         """Metadata (and text, unless read=False) of a file on the host or inside a container, in one command."""
-        quoted = shlex.quote(path)
-        command = _STAT.format(path=quoted) + (f" && echo && cat {quoted}" if read else "")
-        result = self.run_in(container, command) if container else self.run(command)
+        template = _STAT + (" && echo && cat %s" if read else "")
+        args = (path, path) if read else (path,)
+        result = self.run_in(container, template, *args) if container else self.run(template, *args)
         if not result.ok and not result.stdout:
             return FileFact(path, exists=False)
         head, _, body = result.stdout.partition("\n")

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import threading
 
-from conformance.access import HostConnection
+from conformance.access import HostConnection, control_dir
 from conformance.facts import Facts
 from conformance.kolla import expectations
 from conformance.probes import host as host_probes
@@ -55,7 +54,7 @@ class Run:
     def __init__(self, profile: Profile):
         self.profile = profile
         self.redact = Redactor(self._secrets())
-        self._control_dir = tempfile.mkdtemp(prefix="kc-")
+        self._control_dir = control_dir()
         self._hosts: dict[str, HostContext] = {}
         self._lock = threading.Lock()
 

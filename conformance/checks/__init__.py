@@ -10,7 +10,7 @@ import importlib
 import re
 from collections.abc import Callable
 
-from conformance.errors import ContainerUnavailable
+from conformance.errors import NotRead
 from conformance.model import Phase, Severity, Verdict
 
 GUIDE = "https://docs.openstack.org/kolla-ansible/latest/reference/compute/libvirt-guide.html"
@@ -51,10 +51,10 @@ class Check:
     def run(self, expectation, facts) -> Verdict:
         try:
             return self.judge(expectation, facts)
-        except ContainerUnavailable as exc:
-            # A container that stops or restarts between two reads: what it holds is unknown now, and judging
-            # from an empty answer would invent a fault. The container's own check (libvirt.container-healthy
-            # for nova_libvirt) fails for the real cause.
+        except NotRead as exc:
+            # A container that stops or restarts between two reads, or a read that never answered: what it holds
+            # is unknown now, and judging from an empty answer would invent a fault. The check made for that
+            # container or daemon (libvirt.container-healthy for nova_libvirt) fails for the real cause.
             return Verdict.not_judged(str(exc))
 
 

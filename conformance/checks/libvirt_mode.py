@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from conformance.checks import GUIDE, check
 from conformance.conffiles import parse_sasl_conf
-from conformance.errors import ContainerUnavailable
+from conformance.errors import ContainerUnavailable, ReadTimedOut
 from conformance.model import Severity, Verdict
 from conformance.probes import engine, libvirt_host
-from conformance.probes.sasl import NOVA_LIBVIRT_HEALTHCHECK
+from conformance.probes import sasl as sasl_probes
 
 DOC = f"{GUIDE}#host-vs-containerised-libvirt"
 MIGRATION_DOC = f"{GUIDE}#migration-from-container-to-host"
@@ -47,11 +47,15 @@ def container_healthy(exp, facts):
                               hint="`kolla-ansible deploy -t nova` (or `" f"{exp.container_engine} start nova_libvirt`)"
                                    " and read /var/log/kolla/libvirt/libvirtd.log", evidence=evidence)
     try:
-        health = facts.run_in("nova_libvirt", NOVA_LIBVIRT_HEALTHCHECK, timeout=60)
+        health = facts.probe(sasl_probes.nova_libvirt_healthcheck)
     except ContainerUnavailable as exc:   # listed as running, gone by the exec: a restart loop
         return Verdict.failed(expected, f"{container.describe()}, but it stopped before the healthcheck ran: "
                               f"{exc.problem}", evidence=evidence, hint=f"read /var/log/kolla/libvirt/libvirtd.log "
                               f"and `{exp.container_engine} logs nova_libvirt`: libvirtd exits at start")
+    except ReadTimedOut as exc:   # the container runs, its libvirtd does not answer: hung (stopped, deadlocked)
+        return Verdict.failed(expected, f"{container.describe()}, but its healthcheck did not answer: {exc}",
+                              evidence=evidence, hint=f"libvirtd in nova_libvirt is hung: "
+                              f"`{exp.container_engine} restart nova_libvirt`, and read its log if it happens again")
     evidence[f"{HEALTHCHECK} in nova_libvirt"] = health.stdout.strip()
     if not health.ok or container.health == "unhealthy":
         return Verdict.failed(expected, f"{container.describe()}; healthcheck rc {health.rc}: "
@@ -152,9 +156,9 @@ def host_files(exp, facts):
         if not conf.exists:
             missing.append(conf.path)
         sasldb = parse_sasl_conf(conf.content).get("sasldb_path", DEFAULT_SASLDB) if conf.exists else DEFAULT_SASLDB
-        users = facts.run(f"sasldblistusers2 -f {sasldb} 2>&1")
-        evidence[f"sasldblistusers2 -f {sasldb}"] = users.stdout.strip()
-        if not any(line.split("@")[0] == exp.sasl_authname for line in users.stdout.splitlines() if users.ok):
+        users = facts.probe(sasl_probes.sasldb_users, None, sasldb)
+        evidence[f"sasldblistusers2 -f {sasldb}"] = "\n".join(users.users) or users.error or "(no users)"
+        if not any(user.split("@")[0] == exp.sasl_authname for user in users.users):
             missing.append(f"SASL user {exp.sasl_authname} in {sasldb}")
         auth = facts.file("/root/.config/libvirt/auth.conf", read=False)
         evidence[auth.path] = auth.describe()

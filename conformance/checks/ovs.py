@@ -208,8 +208,8 @@ def _server_version(facts) -> tuple[str, str]:
     """ovs-vswitchd's version where it runs: in openvswitch_vswitchd, else the host's daemon."""
     vswitchd = facts.probe(engine.containers).get(VSWITCHD)
     if vswitchd is not None and vswitchd.running:
-        return f"container {VSWITCHD}", facts.run_in(VSWITCHD, "ovs-vswitchd --version").stdout
-    return "host", facts.run("exe=$(readlink /proc/$(pgrep -xo ovs-vswitchd)/exe) && $exe --version").stdout
+        return f"container {VSWITCHD}", facts.probe(ovs.vswitchd_version, VSWITCHD)
+    return "host", facts.probe(ovs.vswitchd_version, None)
 
 
 def _last_line(text: str) -> str:

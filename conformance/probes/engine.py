@@ -100,13 +100,11 @@ def parse_volume_ls(text: str) -> list[Volume]:
             for o in _json_objects(text)]
 
 
-def _ps_command(engine: str) -> str:
-    # Old docker CLIs print the word "json" for `--format json`; the Go template works in every version.
-    return "podman ps -a --format json" if engine == "podman" else "docker ps -a --no-trunc --format '{{json .}}'"
-
-
-def _volume_command(engine: str) -> str:
-    return "podman volume ls --format json" if engine == "podman" else "docker volume ls --format '{{json .}}'"
+# Old docker CLIs print the word "json" for `--format json`; the Go template works in every version.
+PS = {"podman": "podman ps -a --format json", "docker": "docker ps -a --no-trunc --format '{{json .}}'"}
+VOLUME_LS = {"podman": "podman volume ls --format json", "docker": "docker volume ls --format '{{json .}}'"}
+INSPECT_ALL = {engine: f"ids=$({engine} ps -aq); [ -z \"$ids\" ] && echo '[]' || {engine} container inspect $ids"
+               for engine in ("docker", "podman")}
 
 
 def _listing(facts: Facts, command: str, parse) -> Listing:
@@ -117,14 +115,13 @@ def _listing(facts: Facts, command: str, parse) -> Listing:
 
 def containers(facts: Facts) -> Listing:
     """All containers of the engine Kolla is configured with (`ps -a`: stopped ones too)."""
-    return _listing(facts, _ps_command(facts.engine), parse_ps)
+    return _listing(facts, PS[facts.engine], parse_ps)
 
 
 def containers_detail(facts: Facts) -> Listing:
     """`inspect` of every container: health and the named volumes each one mounts."""
-    command = f"ids=$({facts.engine} ps -aq); [ -z \"$ids\" ] && echo '[]' || {facts.engine} container inspect $ids"
-    return _listing(facts, command, parse_inspect)
+    return _listing(facts, INSPECT_ALL[facts.engine], parse_inspect)
 
 
 def volumes(facts: Facts) -> Listing:
-    return _listing(facts, _volume_command(facts.engine), parse_volume_ls)
+    return _listing(facts, VOLUME_LS[facts.engine], parse_volume_ls)

@@ -35,10 +35,13 @@ def parse_daemons(text: str) -> list[Daemon]:
 
 
 def daemons(facts: Facts) -> list[Daemon]:
-    names = "|".join(DAEMON_NAMES)
-    out = facts.run(f"for p in $(pgrep -x '{names}'); do echo \"$p $(stat -Lc %d:%i /proc/$p/root/.) $(cat /proc/$p/comm)\"; "
-                    "done; echo \"self $(stat -Lc %d:%i /)\"").stdout
+    out = facts.run("for p in $(pgrep -x %s); do echo \"$p $(stat -Lc %%d:%%i /proc/$p/root/.) $(cat /proc/$p/comm)\"; "
+                    "done; echo \"self $(stat -Lc %%d:%%i /)\"", "|".join(DAEMON_NAMES)).stdout
     return parse_daemons(out)
+
+
+def has_systemd(facts: Facts) -> bool:
+    return facts.run("test -d /run/systemd/system").ok
 
 
 def host_daemons(facts: Facts) -> list[Daemon]:
@@ -57,12 +60,12 @@ def parse_environ(text: str) -> dict[str, str]:
 
 
 def environ(facts: Facts, pid: int) -> dict[str, str]:
-    return parse_environ(facts.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout)
+    return parse_environ(facts.run("tr '\\0' '\\n' < %s", f"/proc/{int(pid)}/environ").stdout)
 
 
 def cmdline(facts: Facts, pid: int) -> list[str]:
     """A process's exact argv (empty when it is gone), e.g. to start a daemon again as it was started."""
-    return [arg for arg in facts.run(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").stdout.split("\n") if arg]
+    return [arg for arg in facts.run("tr '\\0' '\\n' < %s", f"/proc/{int(pid)}/cmdline").stdout.split("\n") if arg]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conformance import certs
+from conformance.errors import ReadTimedOut
 from conformance.kolla.expectations import Secret
 
 LOGIN_TIMEOUT = 30
@@ -48,11 +49,24 @@ class Login:
     hostname: str = ""
 
 
-def libvirt_login(_facts, uri: str, authname: str, password: Secret, client_pki: tuple | None) -> Login:
+LIBVIRTD = "libvirtd on the migration network"   # what a live probe needs, for the host's hang accounting
+
+
+def _limit(facts, wanted: float) -> int:
+    """The time a live probe may take: the host's read limit (profile), not a constant of ours. A libvirtd that
+    hung earlier in this run is not waited for again: the probe is not judged."""
+    why = facts.blocked(LIBVIRTD)
+    if why:
+        raise ReadTimedOut(f"not tried: {why}")
+    return facts.time_limit(int(wanted))
+
+
+def libvirt_login(facts, uri: str, authname: str, password: Secret, client_pki: tuple | None) -> Login:
     """openAuth(uri) with these credentials in a child process (conformance.libvirt_login).
 
     A probe (cached per host through Facts.probe) although it runs here: `client_pki` is a tuple of
     (file name, bytes) so it can be part of the cache key."""
+    limit = _limit(facts, LOGIN_TIMEOUT)
     client_pki = dict(client_pki or ())
     with private_pki(client_pki) as tmp:
         if client_pki:
@@ -65,9 +79,10 @@ def libvirt_login(_facts, uri: str, authname: str, password: Secret, client_pki:
         request = json.dumps({"uri": uri, "authname": authname, "password": password.reveal()})
         try:
             proc = subprocess.run([sys.executable, "-m", "conformance.libvirt_login"], input=request, text=True,
-                                  capture_output=True, env=env, timeout=LOGIN_TIMEOUT)
+                                  capture_output=True, env=env, timeout=limit)
         except subprocess.TimeoutExpired:
-            return Login(False, f"no answer within {LOGIN_TIMEOUT}s", ())
+            facts.hung(LIBVIRTD, limit, f"a libvirt login to {uri.split('?')[0]} got no answer within {limit}s")
+            return Login(False, f"no answer within {limit}s (libvirtd accepts connections but does not serve)", ())
     try:
         answer = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -85,7 +100,7 @@ class Handshake:
     server_answered: bool = False   # libvirtd acknowledged the client certificate after the handshake
 
 
-def tls_handshake(_facts, hostname: str, port: int, ca_pem: bytes, client_pki: tuple,
+def tls_handshake(facts, hostname: str, port: int, ca_pem: bytes, client_pki: tuple,
                   timeout: float = 10.0) -> Handshake:
     """TLS to hostname:port verifying the server cert for `hostname` against `ca_pem`, presenting the client cert.
 
@@ -93,6 +108,7 @@ def tls_handshake(_facts, hostname: str, port: int, ca_pem: bytes, client_pki: t
     drops the connection if not (virNetClientTLSHandshake waits for that byte): the handshake alone proves
     nothing about the client side.
     """
+    timeout = _limit(facts, timeout)
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem.decode())
     with private_pki(dict(client_pki)) as tmp:
         try:
@@ -101,6 +117,9 @@ def tls_handshake(_facts, hostname: str, port: int, ca_pem: bytes, client_pki: t
             return Handshake(False, f"the client certificate and key do not load together: {exc.reason or exc}")
     try:
         raw = socket.create_connection((hostname, port), timeout=timeout)
+    except TimeoutError:
+        facts.hung(LIBVIRTD, timeout, f"a TCP connection to {hostname}:{port} got no answer within {timeout}s")
+        return Handshake(False, f"cannot connect to {hostname}:{port}: no answer within {timeout}s")
     except OSError as exc:
         return Handshake(False, f"cannot connect to {hostname}:{port}: {exc.strerror or exc}")
     with raw:
@@ -108,6 +127,10 @@ def tls_handshake(_facts, hostname: str, port: int, ca_pem: bytes, client_pki: t
             tls = context.wrap_socket(raw, server_hostname=hostname)
         except ssl.SSLCertVerificationError as exc:
             return Handshake(False, f"server certificate rejected: {exc.verify_message or exc.reason}")
+        except TimeoutError:
+            facts.hung(LIBVIRTD, timeout, f"a TLS handshake with {hostname}:{port} got no answer within {timeout}s")
+            return Handshake(False, f"TLS handshake with {hostname}:{port}: no answer within {timeout}s "
+                                    "(libvirtd accepts connections but does not serve)")
         except (ssl.SSLError, OSError) as exc:
             return Handshake(False, f"TLS handshake failed: {exc}")
         with tls:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shlex
 
 from conformance.access import CommandResult
 from conformance.conffiles import parse_ini
@@ -50,13 +49,16 @@ def parse_host_binary(path: str, text: str) -> HostBinary:
     return HostBinary(path, "wrapper" if engine else "script", engine, body, package)
 
 
-_HOST_BINARY = ("[ -e {p} ] || {{ echo MISSING; exit 0; }}; "
-                "echo \"owner:$( {{ dpkg-query -S {p} 2>/dev/null || rpm -qf {p} 2>/dev/null; }} | head -1 | cut -d: -f1)\"; "
-                "if head -c 4 {p} | grep -q ELF; then echo ELF; else head -c 4096 {p}; fi")
+# $1 is the path (sh -c script word, then `_` as $0): one quoted argument used four times.
+_HOST_BINARY = ("sh -c %s _ %s",
+                '[ -e "$1" ] || { echo MISSING; exit 0; }; '
+                'echo "owner:$( { dpkg-query -S "$1" 2>/dev/null || rpm -qf "$1" 2>/dev/null; } | head -1 | cut -d: -f1)"; '
+                'if head -c 4 "$1" | grep -q ELF; then echo ELF; else head -c 4096 "$1"; fi')
 
 
 def host_binary(facts: Facts, path: str = WRAPPER_PATH) -> HostBinary:
-    return parse_host_binary(path, facts.run(_HOST_BINARY.format(p=shlex.quote(path))).stdout)
+    template, script = _HOST_BINARY
+    return parse_host_binary(path, facts.run(template, script, path).stdout)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,14 +72,11 @@ class LibvirtVsctl:
     resolved: str | None        # absolute path of ovs-vsctl, None when not found
     problem: str = ""           # why PATH could not be read (no daemon)
 
-    def command(self, args: str) -> str:
-        """Run the resolved binary the way libvirt would: with libvirt's PATH (the wrapper needs its engine there)."""
-        return f"env PATH={shlex.quote(self.path)} {shlex.quote(self.resolved or 'ovs-vsctl')} {args}"
 
-
-def _resolve(path: str) -> str:
-    dirs = " ".join(shlex.quote(d) for d in path.split(":") if d)
-    return f'for d in {dirs}; do if [ -f "$d/ovs-vsctl" ] && [ -x "$d/ovs-vsctl" ]; then echo "$d/ovs-vsctl"; break; fi; done'
+# The directories of libvirt's PATH are the script's arguments ($@), each quoted by the builder.
+_RESOLVE = ("sh -c %s _ %s",
+            'IFS=:; for d in $1; do if [ -f "$d/ovs-vsctl" ] && [ -x "$d/ovs-vsctl" ]; then echo "$d/ovs-vsctl"; '
+            'break; fi; done')
 
 
 def libvirt_vsctl(facts: Facts, container: str | None) -> LibvirtVsctl:
@@ -101,18 +100,28 @@ def libvirt_vsctl(facts: Facts, container: str | None) -> LibvirtVsctl:
     source = f"/proc/{daemon.pid}/environ ({daemon.name})"
     if path is None:
         path, source = libvirt_host.DEFAULT_PATH, f"default search path: {daemon.name} pid {daemon.pid} has no PATH"
-    resolved = facts.run(_resolve(path)).stdout.strip() or None
+    template, script = _RESOLVE
+    resolved = facts.run(template, script, path).stdout.strip() or None
     return LibvirtVsctl(f"host {daemon.name} pid {daemon.pid}", None, path, source, resolved)
 
 
-def run_vsctl(facts: Facts, vsctl: LibvirtVsctl, args: str) -> CommandResult:
-    """Run ovs-vsctl as libvirt would. Its exit status travels in the output: a failing wrapper exits 255, which
-    the SSH transport would take for a lost connection."""
-    args = f"--timeout={VSCTL_TIMEOUT} {args}"
-    trailer = ' 2>&1; echo "exit=$?"'
-    result = facts.run_in(vsctl.container, f"ovs-vsctl {args}{trailer}") if vsctl.container \
-        else facts.run(vsctl.command(args) + trailer)
+def run_vsctl(facts: Facts, vsctl: LibvirtVsctl, arg: str) -> CommandResult:
+    """Run ovs-vsctl as libvirt would (with libvirt's PATH: the wrapper needs its engine there). Its exit status
+    travels in the output: a failing wrapper exits 255, which the SSH transport would take for a lost connection."""
+    timeout = f"--timeout={VSCTL_TIMEOUT}"
+    if vsctl.container:
+        result = facts.run_in(vsctl.container, 'ovs-vsctl %s %s 2>&1; echo "exit=$?"', timeout, arg)
+    else:
+        result = facts.run('env PATH=%s %s %s %s 2>&1; echo "exit=$?"', vsctl.path, vsctl.resolved or "ovs-vsctl",
+                           timeout, arg)
     return with_exit_trailer(result)
+
+
+def vswitchd_version(facts: Facts, container: str | None) -> str:
+    """`ovs-vswitchd --version` where the daemon runs: in its container, else the host's running binary."""
+    if container:
+        return facts.run_in(container, "ovs-vswitchd --version").stdout
+    return facts.run("exe=$(readlink /proc/$(pgrep -xo ovs-vswitchd)/exe) && $exe --version").stdout
 
 
 def with_exit_trailer(result: CommandResult) -> CommandResult:

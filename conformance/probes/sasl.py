@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shlex
 
 from conformance.conffiles import parse_ini, parse_libvirt_conf, parse_sasl_conf
-from conformance.errors import ContainerUnavailable
+from conformance.errors import ContainerUnavailable, ReadTimedOut
+from conformance.access import CommandResult
 from conformance.facts import Facts, FileFact
 
 LIBVIRTD_CONF = "/etc/libvirt/libvirtd.conf"
@@ -127,6 +127,10 @@ def sasl_plugins(facts: Facts, container: str | None) -> Plugins:
 NOVA_LIBVIRT_HEALTHCHECK = "virsh version --daemon 2>&1"   # Kolla's healthcheck of nova_libvirt
 
 
+def nova_libvirt_healthcheck(facts: Facts) -> CommandResult:
+    return facts.run_in("nova_libvirt", NOVA_LIBVIRT_HEALTHCHECK)
+
+
 @dataclasses.dataclass(frozen=True)
 class LibvirtdReady:
     ready: bool
@@ -141,9 +145,11 @@ def libvirtd_ready(facts: Facts) -> LibvirtdReady:
     before it fails on a bad certificate, so in a restart loop that test passes while the container's files are
     not in place yet."""
     try:
-        result = facts.run_in("nova_libvirt", NOVA_LIBVIRT_HEALTHCHECK, timeout=60)
+        result = facts.probe(nova_libvirt_healthcheck)
     except ContainerUnavailable as exc:
         return LibvirtdReady(False, f"nova_libvirt is not running ({exc.problem})")
+    except ReadTimedOut as exc:
+        return LibvirtdReady(False, f"libvirtd in nova_libvirt does not answer ({exc})")
     if result.ok:
         return LibvirtdReady(True, "libvirtd serves in nova_libvirt")
     reason = (result.stdout.strip().splitlines() or ["virsh version --daemon failed"])[-1]
@@ -163,8 +169,8 @@ def parse_sasldblistusers(text: str) -> tuple[str, ...]:
 
 
 def sasldb_users(facts: Facts, container: str | None, path: str) -> SaslDb:
-    command = f"sasldblistusers2 -f {shlex.quote(path)} 2>&1"
-    result = facts.run_in(container, command) if container else facts.run(command)
+    command = "sasldblistusers2 -f %s 2>&1"
+    result = facts.run_in(container, command, path) if container else facts.run(command, path)
     users = parse_sasldblistusers(result.stdout)
     error = "" if users or result.ok else (result.stdout.strip() or result.stderr.strip() or f"exit {result.rc}")
     return SaslDb(_where(container), users, error)
@@ -180,15 +186,13 @@ class AuthConf:
 
 
 _MASK_PASSWORD = r"s/^\([[:space:]]*password[[:space:]]*=\).*/\1<masked on the host>/"
-_PASSWORD_HASH = (r"sed -n 's/^[[:space:]]*password[[:space:]]*=[[:space:]]*//p' {path} | head -n1 "
-                  r"| tr -d '\r\n' | sha256sum")
+_AUTH_CONF = ("test -f %s || exit 3; sed %s %s; echo '--sha256--'; "
+              "sed -n 's/^[[:space:]]*password[[:space:]]*=[[:space:]]*//p' %s | head -n1 | tr -d '\\r\\n' | sha256sum")
 
 
 def auth_conf(facts: Facts, container: str | None, path: str) -> AuthConf:
-    quoted = shlex.quote(path)
-    command = (f"test -f {quoted} || exit 3; sed '{_MASK_PASSWORD}' {quoted}; echo '--sha256--'; "
-               + _PASSWORD_HASH.format(path=quoted))
-    result = facts.run_in(container, command) if container else facts.run(command)
+    args = (path, _MASK_PASSWORD, path, path)
+    result = facts.run_in(container, _AUTH_CONF, *args) if container else facts.run(_AUTH_CONF, *args)
     where = f"{path} {_where(container)}"
     if result.rc == 3 or "--sha256--" not in result.stdout:
         return AuthConf(where, False, {}, "")

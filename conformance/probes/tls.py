@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import shlex
 from pathlib import Path
 
 from conformance import certs
@@ -57,9 +56,8 @@ class InstalledFile:
 
 
 def installed_file(facts: Facts, name: str, path: str, container: str | None, place: str) -> InstalledFile:
-    quoted = shlex.quote(path)
-    command = f"stat -L -c '%F|%a|%u|%g|%U|%G' {quoted} 2>/dev/null && sha256sum {quoted}"
-    result = facts.run_in(container, command) if container else facts.run(command)
+    command = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' %s 2>/dev/null && sha256sum %s"
+    result = facts.run_in(container, command, path, path) if container else facts.run(command, path, path)
     lines = result.stdout.splitlines()
     if not result.ok or not lines:
         return InstalledFile(name, place, FileFact(path, exists=False), "")
@@ -77,7 +75,7 @@ def host_certificate(facts: Facts, path: str) -> bytes:
 
 def host_public_key(facts: Facts, key_path: str) -> bytes:
     """The public half of a private key on the host, computed there: the key itself never leaves the host."""
-    result = facts.run(f"openssl pkey -in {shlex.quote(key_path)} -pubout 2>/dev/null")
+    result = facts.run("openssl pkey -in %s -pubout 2>/dev/null", key_path)
     return result.stdout.encode() if result.ok else b""
 
 
@@ -87,7 +85,7 @@ def parse_getent_hosts(text: str) -> list[str]:
 
 
 def host_resolution(facts: Facts, name: str) -> list[str]:
-    return parse_getent_hosts(facts.run(f"getent hosts {shlex.quote(name)}").stdout)
+    return parse_getent_hosts(facts.run("getent hosts -- %s", name).stdout)
 
 
 def parse_ss_listeners(text: str, port: int) -> list[str]:

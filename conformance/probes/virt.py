@@ -49,8 +49,13 @@ def qemu_user(facts: Facts) -> tuple[str, list[int]]:
     conf = facts.file("/etc/libvirt/qemu.conf")
     match = re.search(r'^\s*user\s*=\s*"([^"]+)"', conf.content, re.M) if conf.exists else None
     user = match.group(1) if match else "libvirt-qemu"
-    groups = facts.run(f"id -G {user} 2>/dev/null").stdout.split()
+    groups = facts.run("id -G -- %s 2>/dev/null", user).stdout.split()
     return user, [int(g) for g in groups if g.isdigit()]
+
+
+def group_id(facts: Facts, group: str) -> str:
+    """A group's gid from the host's group database ("" when it has none)."""
+    return facts.run("getent group -- %s | cut -d: -f3", group).stdout.strip()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +75,8 @@ _NO_ANSWER = ("failed to connect to the hypervisor", "Failed to connect socket",
 def libvirt_kvm_domain(facts: Facts, container: str | None) -> KvmDomainSupport:
     """Ask libvirt (inside nova_libvirt in container mode) whether it can run domains of type kvm."""
     command = "virsh -c qemu:///system domcapabilities --virttype kvm 2>&1"
-    # The first capabilities call probes qemu and can take ~10 s cold (LAB-NOTES §2).
-    result = facts.run_in(container, command, timeout=120) if container else facts.run(command, timeout=120)
+    # The first capabilities call probes qemu and can take ~10 s cold (LAB-NOTES §2): within command_timeout.
+    result = facts.run_in(container, command) if container else facts.run(command)
     where = f"virsh in container {container}" if container else "virsh on the host"
     offered = result.ok and "<domain>kvm</domain>" in result.stdout
     detail = _domain_summary(result.stdout) if offered else (result.stdout.strip() or result.stderr.strip())

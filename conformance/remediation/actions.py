@@ -8,23 +8,33 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import shlex
+import secrets
 
+from conformance.command import Shell, container_name, engine_name, script
 from conformance.remediation.registry import Risk
 
+# $1 the path, $2 "user:group" or "", $3 octal mode or "": the new content comes on stdin.
 _WRITE = r"""set -e
-P={path}; d=$(dirname "$P")
+P=$1; d=$(dirname "$P")
 t=$(mktemp "$d/.kc-XXXXXX"); trap 'rm -f "$t"' EXIT
 cat > "$t"
 if [ -e "$P" ]; then chown --reference="$P" "$t"; chmod --reference="$P" "$t"; fi
-{attrs}
+[ -z "$2" ] || chown -- "$2" "$t"
+[ -z "$3" ] || chmod -- "$3" "$t"
 mv -f "$t" "$P"; trap - EXIT
 """
 
 
-def _attrs(target: str, mode: int | None, owner: str | None) -> list[str]:
-    lines = [f"chown {shlex.quote(owner)} {target}"] if owner else []
-    return lines + ([f"chmod {mode:04o} {target}"] if mode is not None else [])
+def _mode(mode: int | None) -> str:
+    return f"{mode:04o}" if mode is not None else ""
+
+
+def heredoc(command: Shell, body: str) -> list[str]:
+    """Review-script lines feeding `body` to `command`, under a terminator that cannot occur in the body."""
+    end = "KOLLA_CONFORMANCE_EOF"
+    while end in body:
+        end += "_" + secrets.token_hex(4)
+    return [f"{command} <<'{end}'", body.rstrip("\n"), end]
 
 
 @dataclasses.dataclass
@@ -53,17 +63,17 @@ class WriteFile:
         return "".join(difflib.unified_diff(old, new, f"{self.path} (now)" if self.before is not None else "/dev/null",
                                             f"{self.path} (fixed)"))
 
+    def _command(self) -> Shell:
+        return script(_WRITE, self.path, self.owner or "", _mode(self.mode))
+
     def script(self) -> list[str]:
         if self.secret:
             return [f"# {self.describe()}: its content holds a secret; render it from passwords.yml by hand"]
-        body = self.content if self.content.endswith("\n") else self.content + "\n"
-        command = _WRITE.format(path=shlex.quote(self.path), attrs="\n".join(_attrs('"$t"', self.mode, self.owner)))
-        return [f"sh -c {shlex.quote(command)} <<'KOLLA_CONFORMANCE_EOF'", body.rstrip("\n"), "KOLLA_CONFORMANCE_EOF"]
+        return heredoc(self._command(), self.content)
 
     def apply(self, journal) -> None:
         journal.backup.save(self.path)
-        command = _WRITE.format(path=shlex.quote(self.path), attrs="\n".join(_attrs('"$t"', self.mode, self.owner)))
-        journal.remote.must(command, f"write {self.path}", stdin=self.content)
+        journal.remote.must(self._command(), f"write {self.path}", stdin=self.content)
 
 
 @dataclasses.dataclass
@@ -82,12 +92,16 @@ class SetAttrs:
     def diff(self) -> str:
         return ""
 
+    def _command(self) -> Shell:
+        return script('[ -z "$2" ] || chown -- "$2" "$1"; [ -z "$3" ] || chmod -- "$3" "$1"',
+                      self.path, self.owner or "", _mode(self.mode))
+
     def script(self) -> list[str]:
-        return _attrs(shlex.quote(self.path), self.mode, self.owner)
+        return [self._command()]
 
     def apply(self, journal) -> None:
         journal.backup.save(self.path)
-        journal.remote.must(" && ".join(self.script()), self.describe())
+        journal.remote.must(self._command(), self.describe())
 
 
 @dataclasses.dataclass
@@ -95,9 +109,9 @@ class Command:
     """A command on the host. `undo` reverses it on rollback; `stdin` (e.g. a Secret) goes through the SSH
     channel, never into argv; `rerun_on_rollback` repeats it after files are restored (a restart)."""
 
-    command: str
+    command: Shell                    # built by conformance.command (quoted arguments)
     what: str
-    undo: str | None = None
+    undo: Shell | None = None
     stdin: object = None
     stdin_hint: str = ""              # how the review script gets stdin, e.g. '< "$SASL_PASSWORD_FILE"'
     rerun_on_rollback: bool = False
@@ -119,18 +133,23 @@ class Command:
         return [f"{body} {self.stdin_hint}".rstrip()]
 
     def apply(self, journal) -> None:
+        if self.rerun_on_rollback:
+            # Registered before it runs: a restart interrupted half-way may already have started the service on
+            # the new files, so a rollback restarts it again on the restored ones.
+            journal.after_restore(self.command, f"again after restore: {self.what}")
         journal.remote.must(self.command, self.what, stdin=self.stdin, timeout=self.timeout)
         if self.undo:
             journal.on_rollback(self.undo, f"undo: {self.what}")
-        if self.rerun_on_rollback:
-            journal.after_restore(self.command, f"again after restore: {self.what}")
+
+
+# $1 engine, $2 container, $3 the readiness test run inside it.
+_RESTART_CONTAINER = ('"$1" restart "$2" >/dev/null || exit 1; for i in $(seq 60); do '
+                      '"$1" exec "$2" sh -c "$3" >/dev/null 2>&1 && exit 0; sleep 1; done; '
+                      'echo "$2 not ready after 60 s" >&2; exit 1')
 
 
 def restart_container(engine: str, name: str, ready: str = "true") -> Command:
     """Restart a Kolla container and wait until `ready` succeeds inside it (Kolla's handlers wait the same way)."""
-    q = shlex.quote
-    wait = (f"for i in $(seq 60); do {q(engine)} exec {q(name)} sh -c {q(ready)} >/dev/null 2>&1 && exit 0; "
-            f"sleep 1; done; echo '{name} not ready after 60 s' >&2; exit 1")
-    return Command(f"{q(engine)} restart {q(name)} >/dev/null && {wait}",
+    return Command(script(_RESTART_CONTAINER, engine_name(engine), container_name(name), ready),
                    f"restart the {name} container (Kolla copies its config files in on start)",
                    rerun_on_rollback=True, risk=Risk.DISRUPTIVE, shown=f"{engine} restart {name}")

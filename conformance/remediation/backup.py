@@ -6,16 +6,16 @@ operator can read to restore by hand. Names are numbers: no path or content of a
 from __future__ import annotations
 
 import dataclasses
-import shlex
 import time
 import uuid
 
+from conformance.command import Shell, script, shell
 from conformance.remediation.remote import Remote
 
 BACKUP_ROOT = "/var/backups/kolla-conformance"
 
 _SAVE = r"""set -e
-B={root}; P={path}; N={n}
+B=$1; P=$2; N=$3
 mkdir -p -m 0700 "$B"
 if [ -L "$P" ] || [ -f "$P" ]; then cp -a "$P" "$B/$N"; kind=file
 elif [ -e "$P" ]; then kind=meta
@@ -36,9 +36,11 @@ class Entry:
 
 
 # Only folders this suite made (named <stamp>-<check>-<token>) and older than the limit; never anything else.
-_PRUNE = r"""R={root}; [ -d "$R" ] || exit 0
-find "$R" -mindepth 1 -maxdepth 1 -type d -name '{stamp}-*' -mmin +{minutes} | sort | while read -r d; do
-  {act}printf '%s\n' "$d"
+_PRUNE = r"""R=$1; [ -d "$R" ] || exit 0
+find "$R" -mindepth 1 -maxdepth 1 -type d -name "$2-*" -mmin "+$3" | sort | while read -r d; do
+  [ "$4" = dry ] || rm -rf "$d" || continue
+  printf '%s
+' "$d"
 done
 """
 _STAMP_GLOB = "[0-9]" * 8 + "T" + "[0-9]" * 6 + "Z"
@@ -47,8 +49,7 @@ _STAMP_GLOB = "[0-9]" * 8 + "T" + "[0-9]" * 6 + "Z"
 def prune(remote: Remote, days: int, root: str = BACKUP_ROOT, dry_run: bool = False) -> list[str]:
     """Remove this suite's backup folders older than `days` (only when the operator asked for it).
     Returns the folders removed (or, with dry_run, those that would be)."""
-    act = "" if dry_run else 'rm -rf "$d" && '
-    out = remote.must(_PRUNE.format(root=shlex.quote(root), stamp=_STAMP_GLOB, minutes=int(days * 1440), act=act),
+    out = remote.must(script(_PRUNE, root, _STAMP_GLOB, int(days * 1440), "dry" if dry_run else "remove"),
                       f"prune backups older than {days} days")
     return out.split()
 
@@ -64,15 +65,14 @@ class Backup:
     def folder(self) -> str:
         """The backup folder, made on first use (for actions that archive more than files, e.g. volumes)."""
         if not self.used:
-            self.remote.must(f"mkdir -p -m 0700 {shlex.quote(self.root)}", "make the backup folder")
+            self.remote.must(shell("mkdir -p -m 0700 %s", self.root), "make the backup folder")
             self.used = True
         return self.root
 
     def discard(self) -> None:
         """After a complete rollback the backup holds nothing the host lacks: remove it, leaving no trace."""
         if self.used:
-            self.remote.run(f"rm -rf {shlex.quote(self.root)}; rmdir {shlex.quote(self.root.rsplit('/', 1)[0])} "
-                            "2>/dev/null || true")
+            self.remote.run(shell("rm -rf %s; rmdir %s 2>/dev/null || true", self.root, self.root.rsplit("/", 1)[0]))
 
     def save(self, path: str) -> Entry:
         """Keep `path` as it is now; only the first save of a path in one fix counts."""
@@ -80,8 +80,7 @@ class Backup:
             return self.entries[path]
         number = len(self.entries) + 1
         self.used = True
-        out = self.remote.must(_SAVE.format(root=shlex.quote(self.root), path=shlex.quote(path), n=number),
-                               f"back up {path}").split()
+        out = self.remote.must(script(_SAVE, self.root, path, number), f"back up {path}").split()
         entry = Entry(path, out[0], number, *(out[1:3] if len(out) >= 3 else ("", "")))
         self.entries[path] = entry
         return entry
@@ -95,12 +94,11 @@ class Backup:
                 problems.append(f"{entry.path}: {result.stderr.strip() or result.stdout.strip()}")
         return problems
 
-    def _restore_command(self, entry: Entry) -> str:
-        path = shlex.quote(entry.path)
+    def _restore_command(self, entry: Entry) -> Shell:
         if entry.kind == "absent":
-            return f"rm -f {path}"
+            return shell("rm -f -- %s", entry.path)
         if entry.kind == "meta":
-            return f"chown {entry.owner} {path} && chmod {entry.mode} {path}"
+            return shell("chown -- %s %s && chmod -- %s %s", entry.owner, entry.path, entry.mode, entry.path)
         # Copy next to the target, then rename: the original comes back atomically with its owner and mode.
-        saved = shlex.quote(f"{self.root}/{entry.number}")
-        return (f"t=$(dirname {path})/.kc-restore.$$ && cp -a {saved} \"$t\" && mv -f \"$t\" {path}")
+        return script('t=$(dirname "$2")/.kc-restore.$$ && cp -a "$1" "$t" && mv -f "$t" "$2"',
+                      f"{self.root}/{entry.number}", entry.path)

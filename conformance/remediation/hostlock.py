@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shlex
 import socket
 import time
 import uuid
 
+from conformance.command import script, shell
 from conformance.remediation.remote import Remote
 
 LOCK_DIR = "/run/lock/kolla-conformance-remediation"
@@ -24,20 +24,26 @@ STALE_AFTER = 900    # seconds without a heartbeat; far above one action's timeo
 
 _OWNER = re.compile(r"^\S+ pid (?P<pid>\d+) on (?P<machine>\S+) since \d+$")
 
+# Scripts get the lock path as $1, this run's token as $2 and (take-over) the owner judged stale as $3.
+# flock(1) on the parent directory serialises the check-and-take; the mkdir path stays atomic without it.
+_GUARD = ('if command -v flock >/dev/null 2>&1; then exec 9<"$(dirname "$L")"; flock -w 30 9 || exit 3; '
+          'guarded=1; fi')
 # Under the guard: take a free lock, or report who holds it and how old its heartbeat is.
-_ACQUIRE = """L={lock}
+_ACQUIRE = """L=$1
 mkdir -p "$(dirname "$L")"
-{guard}
-if mkdir -m 0700 "$L" 2>/dev/null; then printf '%s\\n' {owner} > "$L/owner"; echo acquired; exit 0; fi
+""" + _GUARD + """
+if mkdir -m 0700 "$L" 2>/dev/null; then printf '%s\\n' "$2" > "$L/owner"; echo acquired; exit 0; fi
 now=$(date +%s); beat=$(stat -c %Y "$L/owner" 2>/dev/null || stat -c %Y "$L")
-echo "held $((now - beat)) ${{guarded:-0}}"; head -n1 "$L/owner" 2>/dev/null || true
+echo "held $((now - beat)) ${guarded:-0}"; head -n1 "$L/owner" 2>/dev/null || true
 """
 # Under the guard: replace the lock only if it still has the owner we judged stale.
-_TAKE_OVER = """L={lock}
-{guard}
-[ "$(head -n1 "$L/owner" 2>/dev/null)" = {seen} ] || {{ echo changed; exit 0; }}
-rm -rf "$L" && mkdir -m 0700 "$L" && printf '%s\\n' {owner} > "$L/owner" && echo acquired
+_TAKE_OVER = """L=$1
+""" + _GUARD + """
+[ "$(head -n1 "$L/owner" 2>/dev/null)" = "$3" ] || { echo changed; exit 0; }
+rm -rf "$L" && mkdir -m 0700 "$L" && printf '%s\\n' "$2" > "$L/owner" && echo acquired
 """
+_HEARTBEAT = '[ "$(head -n1 "$1/owner" 2>/dev/null)" = "$2" ] && touch "$1/owner" && echo ours'
+_RELEASE = '[ "$(head -n1 "$1/owner" 2>/dev/null)" = "$2" ] && rm -rf "$1"'   # only our own lock
 
 
 class HostLocked(Exception):
@@ -86,23 +92,17 @@ class HostLock:
         self.token = f"{uuid.uuid4().hex[:12]} pid {os.getpid()} on {socket.gethostname()} since {int(time.time())}"
         self.took_over = ""      # set when a stale lock was replaced: whose, and why (the outcome reports it)
 
-    def _script(self, template: str, **values) -> str:
-        # flock(1) on the parent directory serialises the check-and-take; the mkdir path stays atomic without it.
-        guard_line = ('if command -v flock >/dev/null 2>&1; then exec 9<"$(dirname "$L")"; flock -w 30 9 || exit 3; '
-                      'guarded=1; fi')
-        return template.format(guard=guard_line, lock=shlex.quote(self.path), owner=shlex.quote(self.token),
-                               **{k: shlex.quote(v) for k, v in values.items()})
 
     def __enter__(self) -> "HostLock":
         deadline = time.monotonic() + self.wait
         while True:
-            lines = self.remote.run(self._script(_ACQUIRE)).stdout.strip().splitlines()
+            lines = self.remote.run(script(_ACQUIRE, self.path, self.token)).stdout.strip().splitlines()
             if lines and lines[0] == "acquired":
                 return self
             holder = Holder.parse(lines)
             stale = holder.stale_because(self.stale_after)
             if stale and holder.guarded:
-                out = self.remote.run(self._script(_TAKE_OVER, seen=holder.owner)).stdout.strip()
+                out = self.remote.run(script(_TAKE_OVER, self.path, self.token, holder.owner)).stdout.strip()
                 if out == "acquired":
                     self.took_over = f"took over a stale lock held by {holder.owner or 'an unknown owner'}: {stale}"
                     return self
@@ -118,14 +118,11 @@ class HostLock:
     def heartbeat(self) -> None:
         """Show this run is alive (after each action): only our own lock's owner file is touched. Raises
         LockLost when the lock is no longer ours: nothing more may be done on the host."""
-        lock = shlex.quote(self.path)
-        result = self.remote.run(f"[ \"$(head -n1 {lock}/owner 2>/dev/null)\" = {shlex.quote(self.token)} ] && "
-                                 f"touch {lock}/owner && echo ours")
+        result = self.remote.run(script(_HEARTBEAT, self.path, self.token))
         if "ours" not in result.stdout:
-            holder = self.remote.run(f"head -n1 {lock}/owner 2>/dev/null").stdout.strip() or "nobody"
+            holder = self.remote.run(shell("head -n1 %s 2>/dev/null", f"{self.path}/owner")).stdout.strip() or "nobody"
             raise LockLost(f"this run's lock on the host is gone, now held by {holder}")
 
     def __exit__(self, *exc) -> None:
-        lock = shlex.quote(self.path)
         # Remove only our own lock, never one another run took over.
-        self.remote.run(f"[ \"$(head -n1 {lock}/owner 2>/dev/null)\" = {shlex.quote(self.token)} ] && rm -rf {lock}")
+        self.remote.run(script(_RELEASE, self.path, self.token))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 
-from conformance.access import CommandResult, HostConnection
+from conformance.access import CommandResult, CommandTimedOut, HostConnection
+from conformance.command import Shell
 
 # Test-only hook: make the Nth action of every fix applied in this process fail after it ran (1-based), so the
 # tests can prove that a failure in the middle of an apply rolls everything back. Never set it in production.
@@ -23,11 +24,16 @@ class Remote:
     def host(self) -> str:
         return self.connection.name
 
-    def run(self, command: str, stdin=None, timeout: int = 120) -> CommandResult:
+    def run(self, command: Shell, stdin=None, timeout: int = 120) -> CommandResult:
+        """Run a built command (conformance.command). An action's own limit, not the profile's read limit: a
+        restart waits for its service. One that outlives it is an ActionError (the fix is rolled back)."""
         data = stdin.reveal() if hasattr(stdin, "reveal") else stdin
-        return self.connection.run(command, timeout=timeout, stdin=data)
+        try:
+            return self.connection.run(command, timeout=timeout, stdin=data)
+        except CommandTimedOut as exc:
+            raise ActionError(f"{exc} on {self.host}") from None
 
-    def must(self, command: str, what: str, stdin=None, timeout: int = 120) -> str:
+    def must(self, command: Shell, what: str, stdin=None, timeout: int = 120) -> str:
         result = self.run(command, stdin, timeout)
         if not result.ok:
             detail = (result.stderr.strip() or result.stdout.strip()).splitlines()

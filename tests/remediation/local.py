@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from conformance.access import CommandResult
+from conformance.command import shell
 
 
 class LocalConnection:
@@ -16,7 +17,8 @@ class LocalConnection:
     def __init__(self):
         self.commands: list[str] = []
 
-    def run(self, command: str, timeout: int | None = None, stdin=None) -> CommandResult:
+    def run(self, template: str, *args, timeout: int | None = None, stdin=None) -> CommandResult:
+        command = shell(template, *args)
         self.commands.append(command)
         data = stdin.encode() if isinstance(stdin, str) else stdin
         proc = subprocess.run(["sh", "-c", command], input=data, capture_output=True, timeout=timeout or 60)

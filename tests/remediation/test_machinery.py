@@ -6,6 +6,7 @@ import pytest
 
 from conformance.kolla.expectations import Secret
 from conformance.model import Verdict
+from conformance.command import script
 from conformance.remediation import applier, backup, hostlock
 from conformance.remediation.actions import Command, SetAttrs, WriteFile
 from conformance.remediation.backup import Backup
@@ -221,7 +222,7 @@ def test_a_lock_from_another_machine_is_stale_only_after_its_heartbeat_stops(tre
 def test_a_stale_lock_changed_meanwhile_is_not_taken_over(tmp_path):
     """Compare-and-swap: the take-over replaces only the owner that was judged stale."""
     lock = HostLock(remote(), wait=0, path=_held_by(tmp_path, "new-owner pid 1 on elsewhere since 1"))
-    out = remote().run(lock._script(hostlock._TAKE_OVER, seen="old-owner pid 1 on elsewhere since 1")).stdout
+    out = remote().run(script(hostlock._TAKE_OVER, lock.path, lock.token, "old-owner pid 1 on elsewhere since 1")).stdout
     assert out.strip() == "changed"
     assert (tmp_path / "lock" / "owner").read_text() == "new-owner pid 1 on elsewhere since 1\n"
 
@@ -261,8 +262,8 @@ class _Waiting(LocalConnection):
         super().__init__()
         self.event = event
 
-    def run(self, command, timeout=None, stdin=None):
-        result = super().run(command, timeout, stdin)
+    def run(self, command, *args, timeout=None, stdin=None):
+        result = super().run(command, *args, timeout=timeout, stdin=stdin)
         if result.stdout.startswith("held "):
             self.event.set()
         return result

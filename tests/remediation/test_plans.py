@@ -42,7 +42,7 @@ def test_sasl_user_password_only_through_stdin(tmp_path):
     plan = plan_for("sasl.user-exists", resolve(kolla_tree(tmp_path)))
     (action,) = plan.actions
     assert isinstance(action, Command) and action.stdin.reveal() == PASSWORD + "\n"
-    assert action.command == "docker exec -i nova_libvirt saslpasswd2 -c -p -a libvirt nova"
+    assert action.command == "docker exec -i nova_libvirt saslpasswd2 -c -p -a libvirt -- nova"
     assert PASSWORD not in plan.text() + plan.script()
     assert plan.risk is Risk.SAFE
 

@@ -6,9 +6,9 @@ folder on the host first, so a rollback (or an operator) can bring it back.
 from __future__ import annotations
 
 import dataclasses
-import shlex
 
 from conformance.checks.cleanup import LIBVIRT_VOLUMES   # the check's own list: fix what it judges
+from conformance.command import engine_name, script, shell
 from conformance.probes import engine
 from conformance.remediation.registry import Manual, Risk, fix
 
@@ -26,17 +26,20 @@ class RemoveVolume:
         return ""
 
     def script(self) -> list[str]:
-        return [f"{self.engine} volume rm {shlex.quote(self.name)}"]
-
-    def _mountpoint(self) -> str:
-        return f"$({self.engine} volume inspect --format '{{{{.Mountpoint}}}}' {shlex.quote(self.name)})"
+        return [shell("%s volume rm %s", engine_name(self.engine), self.name)]
 
     def apply(self, journal) -> None:
-        archive = shlex.quote(f"{journal.backup.folder()}/volume-{self.name}.tar")
-        journal.remote.must(f"tar -C {self._mountpoint()} -cpf {archive} .", f"archive volume {self.name}")
-        journal.remote.must(f"{self.engine} volume rm {shlex.quote(self.name)}", f"remove volume {self.name}")
-        journal.on_rollback(f"{self.engine} volume create {shlex.quote(self.name)} >/dev/null && "
-                            f"tar -C {self._mountpoint()} -xpf {archive}", f"re-create volume {self.name}")
+        archive = f"{journal.backup.folder()}/volume-{self.name}.tar"
+        engine = engine_name(self.engine)
+        journal.remote.must(script(_ARCHIVE, engine, self.name, archive), f"archive volume {self.name}")
+        journal.remote.must(shell("%s volume rm %s", engine, self.name), f"remove volume {self.name}")
+        journal.on_rollback(script(_RESTORE, engine, self.name, archive), f"re-create volume {self.name}")
+
+
+# $1 engine, $2 volume, $3 archive on the host.
+_MOUNTPOINT = 'm=$("$1" volume inspect --format "{{.Mountpoint}}" "$2") && [ -n "$m" ]'
+_ARCHIVE = _MOUNTPOINT + ' && tar -C "$m" -cpf "$3" .'
+_RESTORE = '"$1" volume create "$2" >/dev/null && ' + _MOUNTPOINT + ' && tar -C "$m" -xpf "$3"'
 
 
 @fix("cleanup.volumes", risk=Risk.DESTRUCTIVE, title="remove the libvirt volumes the cleanup left behind")

@@ -2,8 +2,7 @@
 restart a host libvirt daemon so it reads configuration a fix changed (host mode)."""
 from __future__ import annotations
 
-import shlex
-
+from conformance.command import script, shell
 from conformance.probes import libvirt_host
 from conformance.remediation.actions import Command
 from conformance.remediation.registry import Manual, Risk, fix
@@ -13,7 +12,11 @@ SYSTEMD_UNITS = "libvirtd.service libvirtd.socket libvirtd-ro.socket libvirtd-ad
 
 
 def _has_systemd(facts) -> bool:
-    return facts.run("test -d /run/systemd/system").ok
+    return facts.probe(libvirt_host.has_systemd)
+
+
+# $1 the systemctl verb ("disable --now" is two words: split on purpose), then the units.
+_EACH_UNIT = 'verb=$1; shift; for u in "$@"; do systemctl $verb "$u" 2>/dev/null || true; done'
 
 
 @fix("libvirt.no-host-daemon", risk=Risk.DISRUPTIVE, title="stop the host libvirt daemon beside nova_libvirt")
@@ -27,9 +30,9 @@ def no_host_daemon(ctx):
         ctx.notes.append("also remove the host package (Debian/Ubuntu: libvirt-daemon-system) so an upgrade "
                          "does not bring the daemon back")
         # One unit at a time: units a distribution does not ship make a combined call fail.
-        each = "for u in {units}; do systemctl {verb} $u 2>/dev/null || true; done"
-        return [Command(each.format(units=SYSTEMD_UNITS, verb="disable --now"), "stop and disable the host libvirt",
-                        undo=each.format(units=SYSTEMD_UNITS, verb="enable --now"), risk=Risk.DISRUPTIVE,
+        units = SYSTEMD_UNITS.split()
+        return [Command(script(_EACH_UNIT, "disable --now", *units), "stop and disable the host libvirt",
+                        undo=script(_EACH_UNIT, "enable --now", *units), risk=Risk.DISRUPTIVE,
                         shown=f"systemctl disable --now {SYSTEMD_UNITS}")]
     actions = []
     for daemon in daemons:
@@ -37,26 +40,28 @@ def no_host_daemon(ctx):
         argv = libvirt_host.cmdline(facts, daemon.pid)
         if not argv:
             raise Manual(f"{daemon.name} pid {daemon.pid} vanished while planning: run the checks again")
-        restart = " ".join(shlex.quote(a) for a in argv)
-        stop = (f"kill {daemon.pid} && for i in $(seq 50); do kill -0 {daemon.pid} 2>/dev/null || exit 0; "
-                f"sleep 0.2; done; echo 'pid {daemon.pid} still running' >&2; exit 1")
-        actions.append(Command(stop, f"stop host {daemon.name} pid {daemon.pid}", undo=restart,
-                               risk=Risk.DISRUPTIVE, shown=f"kill {daemon.pid}  # {restart}"))
+        restart = shell(" ".join(["%s"] * len(argv)), *argv)
+        actions.append(Command(script(_STOP_PID, int(daemon.pid)), f"stop host {daemon.name} pid {daemon.pid}",
+                               undo=restart, risk=Risk.DISRUPTIVE, shown=f"kill {daemon.pid}  # {restart}"))
     ctx.notes.append("no systemd on this host: make sure whatever started the daemon does not start it again")
     return actions
 
 
-# The host's own daemon of that name (same root directory as the login shell, as libvirt_host.daemons tells them
-# apart from nova_libvirt's), found when the command runs: a restart repeated on rollback finds the new pid.
-_HOST_PID = ('P=; for p in $(pgrep -x {name}); do [ "$(stat -Lc %d:%i /proc/$p/root/.)" = "$(stat -Lc %d:%i /)" ] '
-             '&& P=$p; done; [ -n "$P" ] || {{ echo "no host {name} running" >&2; exit 1; }}')
+_STOP_PID = ('kill "$1" && for i in $(seq 50); do kill -0 "$1" 2>/dev/null || exit 0; sleep 0.2; done; '
+             'echo "pid $1 still running" >&2; exit 1')
+# $1 the daemon's name, then its exact argv. The host's own daemon of that name (same root directory as the
+# login shell, as libvirt_host.daemons tells them apart from nova_libvirt's), found when the command runs: a
+# restart repeated on rollback finds the new pid.
+_HOST_PID = ('name=$1; shift; P=; for p in $(pgrep -x "$name"); do '
+             '[ "$(stat -Lc %d:%i /proc/$p/root/.)" = "$(stat -Lc %d:%i /)" ] && P=$p; done; '
+             '[ -n "$P" ] || { echo "no host $name running" >&2; exit 1; }')
 # Ready when the daemon answers on its unix socket. A socket that demands SASL (auth_unix_rw = "sasl") refuses
 # virsh without credentials, but only a daemon that answered can refuse: that counts as up too.
-_RESTART = (_HOST_PID + "; kill $P && for i in $(seq 100); do kill -0 $P 2>/dev/null || break; sleep 0.2; done; "
-            "kill -0 $P 2>/dev/null && {{ echo '{name} did not stop' >&2; exit 1; }}; {argv} </dev/null >/dev/null "
+_RESTART = (_HOST_PID + '; kill $P && for i in $(seq 100); do kill -0 $P 2>/dev/null || break; sleep 0.2; done; '
+            'kill -0 $P 2>/dev/null && { echo "$name did not stop" >&2; exit 1; }; "$@" </dev/null >/dev/null '
             "2>&1; for i in $(seq 60); do out=$(timeout 5 virsh -c qemu:///system version --daemon </dev/null 2>&1) "
             "&& exit 0; case $out in *'authentication failed'*) exit 0;; esac; sleep 1; done; "
-            "echo '{name} not answering after 60 s' >&2; exit 1")
+            'echo "$name not answering after 60 s" >&2; exit 1')
 
 
 def restart_host_libvirt(ctx, why: str) -> list:
@@ -65,9 +70,9 @@ def restart_host_libvirt(ctx, why: str) -> list:
     facts = ctx.facts
     daemons = libvirt_host.host_daemons(facts)
     if _has_systemd(facts):
-        units = " ".join(f"{d.name}.service" for d in daemons) or "libvirtd.service"
-        return [Command(f"systemctl restart {units}", f"restart the host libvirt ({why})", rerun_on_rollback=True,
-                        risk=Risk.DISRUPTIVE)]
+        units = [f"{d.name}.service" for d in daemons] or ["libvirtd.service"]
+        return [Command(shell("systemctl restart" + " %s" * len(units), *units), f"restart the host libvirt ({why})",
+                        rerun_on_rollback=True, risk=Risk.DISRUPTIVE)]
     actions = []
     for daemon in daemons:
         argv = libvirt_host.cmdline(facts, daemon.pid)
@@ -76,8 +81,7 @@ def restart_host_libvirt(ctx, why: str) -> list:
         if not {"-d", "--daemon"} & set(argv):
             ctx.notes.append(f"{daemon.name} runs in the foreground under a supervisor: restart it there ({why})")
             continue
-        command = " ".join(shlex.quote(a) for a in argv)
-        actions.append(Command(_RESTART.format(name=daemon.name, argv=command),
+        actions.append(Command(script(_RESTART, daemon.name, *argv),
                                f"restart host {daemon.name} ({why})", rerun_on_rollback=True, risk=Risk.DISRUPTIVE,
-                               shown=f"kill {daemon.name}; {command}"))
+                               shown=f"kill {daemon.name}; {shell(' '.join(['%s'] * len(argv)), *argv)}"))
     return actions

@@ -1,6 +1,7 @@
 """ovs-vsctl for a host libvirt with OVS in containers: Kolla's wrapper (roles/openvswitch/templates/ovs-vsctl.j2)."""
 from __future__ import annotations
 
+from conformance.command import engine_name, shell
 from conformance.probes import engine, ovs as ovs_probes
 from conformance.remediation.actions import Command, WriteFile
 from conformance.remediation.fixes import current, drift_note
@@ -10,7 +11,7 @@ VSWITCHD = "openvswitch_vswitchd"
 
 
 def render_wrapper(container_engine: str) -> str:
-    return f'#!/bin/bash\n\nexec {container_engine} exec {VSWITCHD} ovs-vsctl "$@"\n'
+    return f'#!/bin/bash\n\nexec {engine_name(container_engine)} exec {VSWITCHD} ovs-vsctl "$@"\n'
 
 
 def _wrapper(ctx) -> list:
@@ -40,8 +41,9 @@ def vsctl_in_libvirt_path(ctx):
         vswitchd = facts.probe(engine.containers).get(VSWITCHD)
         binary = facts.probe(ovs_probes.host_binary)
         if binary.kind == "wrapper" and vswitchd is not None and not vswitchd.running:
-            return [Command(f"{exp.container_engine} start {VSWITCHD}", f"start {VSWITCHD}",
-                            undo=f"{exp.container_engine} stop {VSWITCHD}", risk=Risk.DISRUPTIVE)]
+            engine = engine_name(exp.container_engine)
+            return [Command(shell("%s start %s", engine, VSWITCHD), f"start {VSWITCHD}",
+                            undo=shell("%s stop %s", engine, VSWITCHD), risk=Risk.DISRUPTIVE)]
     return _wrapper(ctx)
 
 

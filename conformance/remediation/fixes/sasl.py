@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
+from conformance.command import engine_name, shell
 from conformance.kolla.expectations import Secret
 from conformance.probes import sasl as sasl_probes
 from conformance.remediation.actions import Command, WriteFile, restart_container
@@ -56,14 +57,20 @@ def user_exists(ctx):
         raise Manual("libvirt_sasl_password is not in passwords.yml: run `kolla-genpwd`, then "
                      "`kolla-ansible deploy -t nova`")
     name = exp.sasl_authname
-    prefix = f"{exp.container_engine} exec -i nova_libvirt " if exp.libvirt_container else ""
     where = "inside nova_libvirt" if exp.libvirt_container else "on the host"
     if exp.libvirt_container:
         ctx.notes.append("the sasldb lives in nova_libvirt's writable layer: re-creating the container outside "
                          "Kolla loses the user again")
     # Kolla's handler: `echo <password> | <engine> exec -i nova_libvirt saslpasswd2 -c -p -a libvirt <authname>`.
-    return [Command(f"{prefix}saslpasswd2 -c -p -a libvirt {name}", f"create SASL user {name} {where}",
-                    undo=f"{prefix.replace(' -i ', ' ')}saslpasswd2 -d -a libvirt {name}",
+    # The name is one quoted word after `--`: whatever the variable holds, it is only ever a user name.
+    if exp.libvirt_container:
+        engine = engine_name(exp.container_engine)
+        create = shell("%s exec -i nova_libvirt saslpasswd2 -c -p -a libvirt -- %s", engine, name)
+        delete = shell("%s exec nova_libvirt saslpasswd2 -d -a libvirt -- %s", engine, name)
+    else:
+        create = shell("saslpasswd2 -c -p -a libvirt -- %s", name)
+        delete = shell("saslpasswd2 -d -a libvirt -- %s", name)
+    return [Command(create, f"create SASL user {name!r} {where}", undo=delete,
                     stdin=Secret(exp.sasl_password.reveal() + "\n"), stdin_hint='< "$SASL_PASSWORD_FILE"')]
 
 

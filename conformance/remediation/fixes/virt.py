@@ -2,6 +2,7 @@
 No VT in the CPU and a drifted virt_type are manual."""
 from __future__ import annotations
 
+from conformance.command import shell
 from conformance.probes import virt as virt_probes
 from conformance.remediation.actions import Command, SetAttrs, WriteFile
 from conformance.remediation.fixes import current
@@ -19,12 +20,12 @@ def dev_kvm_access(ctx):
         raise Manual("/dev/kvm is missing: load the kvm modules first (see virt.kvm-module / virt.dev-kvm)")
     if exp.libvirt_container:
         # Kolla's rule for the future (udev re-applies it on every boot), chgrp/chmod for now.
-        rule = f'KERNEL=="kvm", GROUP="{exp.qemu_user_gid}", MODE="0660"\n'
+        rule = f'KERNEL=="kvm", GROUP="{int(exp.qemu_user_gid)}", MODE="0660"\n'
         before = current(ctx, UDEV_RULE)
         actions = [WriteFile(UDEV_RULE, rule, before, mode=0o644, owner="root:root")] if before != rule else []
-        return actions + [SetAttrs("/dev/kvm", mode=0o660, owner=f":{exp.qemu_user_gid}")]
+        return actions + [SetAttrs("/dev/kvm", mode=0o660, owner=f":{int(exp.qemu_user_gid)}")]
     user, groups = facts.probe(virt_probes.qemu_user)
-    kvm_gid = facts.run("getent group kvm | cut -d: -f3").stdout.strip()
+    kvm_gid = facts.probe(virt_probes.group_id, "kvm")
     if not kvm_gid.isdigit() or int(kvm_gid) not in groups:
         raise Manual(f"host libvirt: add {user} to a group, then give /dev/kvm that group and mode 0660 "
                      f"(Debian: `usermod -aG kvm {user}`; the kvm group's udev rule does the rest)")
@@ -40,7 +41,7 @@ def kvm_module(ctx):
     content = f"kvm\n{vendor}\n"
     before = current(ctx, MODULES_LOAD)
     actions = [WriteFile(MODULES_LOAD, content, before, mode=0o644, owner="root:root")] if before != content else []
-    return actions + [Command(f"modprobe {vendor}", f"load {vendor} (and kvm)", undo=f"modprobe -r {vendor}",
+    return actions + [Command(shell("modprobe %s", vendor), f"load {vendor} (and kvm)", undo=shell("modprobe -r %s", vendor),
                               risk=Risk.DISRUPTIVE)]
 
 
