@@ -38,7 +38,17 @@ class HostUnreachable(ConformanceError):
         super().__init__(f"host {host}: {problem}")
 
 
-class ContainerUnavailable(Exception):
+class NotRead(Exception):
+    """What a check needs could not be read now (not a user error): the check is not judged, never passed or
+    failed on an answer that never came. str() names the cause."""
+
+
+class ReadTimedOut(NotRead):
+    """A read on the host did not answer within the profile's command_timeout, or was not tried because what it
+    needs had already hung on this host (so a hung host costs about one timeout, not one per check)."""
+
+
+class ContainerUnavailable(NotRead):
     """A command inside a container did not run to its end: the container is absent, stopped, restarting, or died
     during the command. What it would have read is unknown, so no check may judge from it (not a user error)."""
 
