@@ -36,16 +36,24 @@ class FileFact:
 
 
 _STAT = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' %s 2>/dev/null"
-_ENGINE_WORD = re.compile(r"\b(docker|podman)\b")
+# What a read depends on besides the shell, by the programs its template calls: a hang of one of these is not
+# waited for twice. libvirt's clients (virsh, and the live probes' logins) all wait on libvirtd.
+_DAEMONS = ((re.compile(r"\b(docker|podman)\b"), None), (re.compile(r"\bvirsh\b"), "libvirtd"),
+            (re.compile(r"\bovs-(vsctl|appctl|ofctl)\b"), "ovsdb"))
+LIBVIRTD = "libvirtd"
+
+
+def _daemons(template: str) -> tuple[str, ...]:
+    return tuple(daemon or match.group(1) for pattern, daemon in _DAEMONS if (match := pattern.search(template)))
 
 
 class Facts:
     """One host's reads, each made at most once, within the host's time budget.
 
     A read that does not answer within command_timeout is not judged, and so is every later read that needs the
-    same thing (the same container, the engine, the same program): a hung dockerd or libvirtd costs one timeout,
-    not one per check. Once the host has lost `hang_budget` seconds to such reads, its remaining reads are not
-    judged at once. So a hung host costs at most about 2 x command_timeout, whatever hangs."""
+    same thing (the same container, the engine, the daemon its program talks to): a hung dockerd or libvirtd costs
+    one timeout, not one per check. Once the host has lost `hang_budget` seconds to such reads, its remaining reads
+    are not judged at once. So a hung host costs at most about 2 x command_timeout, whatever hangs."""
 
     def __init__(self, connection: HostConnection, engine: str = "docker"):
         self.connection = connection
@@ -90,18 +98,18 @@ class Facts:
                     f"({'; '.join(self._hung.values())}); its remaining reads are not waited for")
         return next((self._hung[need] for need in needs if need in self._hung), None)
 
-    def hung(self, need: str, seconds: float, reason: str) -> None:
-        """Record that something the host offers (`need`: a program, a container, a daemon) did not answer."""
+    def hung(self, needs: tuple[str, ...], seconds: float, reason: str) -> None:
+        """Record that something the host offers (a program, a container, a daemon) did not answer."""
         self.lost += seconds
-        self._hung.setdefault(need, f"{reason} on {self.host}")
+        for need in needs:
+            self._hung.setdefault(need, f"{reason} on {self.host}")
 
     def run(self, template: str, *args: object, timeout: int | None = None) -> CommandResult:
         """`shell(template, *args)` on the host (see conformance.command). Raises ReadTimedOut when it does not
         answer in time, or when what it needs hung earlier."""
         command = shell(template, *args)
-        match = _ENGINE_WORD.search(template)
-        needs = (match.group(1),) if match else (command.split()[0] if command.split() else command,)
-        return self._read(("host", command), needs,
+        needs = _daemons(template) or tuple(template.split()[:1])
+        return self._read(("host", command), needs, needs,
                           lambda limit: self.connection.run(command, timeout=limit), timeout)
 
     def run_in(self, container: str, template: str, *args: object, timeout: int | None = None) -> CommandResult:
@@ -110,15 +118,17 @@ class Facts:
         Raises ContainerUnavailable when the command did not run to its end; a probe that can say something
         useful about a missing container catches it, otherwise the check is not judged (see Check.run)."""
         command = shell(template, *args)
-        result = self._read((container, command), (self.engine, f"container {container}"),
+        # A hung exec blames the container and what its command talks to, not the engine: `ps` answered.
+        inside = (f"container {container}",) + tuple(d for d in _daemons(template) if d not in ("docker", "podman"))
+        result = self._read((container, command), (self.engine,) + inside, inside,
                             lambda limit: self.connection.container_exec(self.engine, container, command,
                                                                           timeout=limit), timeout)
         if result.exec_error:
             raise ContainerUnavailable(container, result.exec_error)
         return result
 
-    def _read(self, key: tuple, needs: tuple[str, ...], do: Callable[[int], CommandResult],
-              timeout: int | None) -> CommandResult:
+    def _read(self, key: tuple, needs: tuple[str, ...], blames: tuple[str, ...],
+              do: Callable[[int], CommandResult], timeout: int | None) -> CommandResult:
         if key not in self._commands:
             why = self.blocked(*needs)
             if why:
@@ -127,7 +137,7 @@ class Facts:
             try:
                 self._commands[key] = do(limit)
             except CommandTimedOut as exc:
-                self.hung(needs[-1], limit, str(exc))
+                self.hung(blames, limit, str(exc))
                 self._commands[key] = ReadTimedOut(f"{exc} on {self.host}")
         answer = self._commands[key]
         if isinstance(answer, NotRead):

@@ -38,10 +38,15 @@ def _daemons_evidence(facts) -> str:
 def container_healthy(exp, facts):
     if skip := _container_mode_only(exp):
         return skip
-    listing = facts.probe(engine.containers)
+    expected = f"nova_libvirt running, `{HEALTHCHECK}` passing inside"
+    try:
+        listing = facts.probe(engine.containers)
+    except ReadTimedOut as exc:   # the engine itself is hung: no healthcheck or restart policy acts for it
+        return Verdict.failed(expected, f"{exp.container_engine} does not answer: {exc}",
+                              hint=f"{exp.container_engine} is hung on this host: restart it (its containers keep "
+                                   "running), and read its log if it happens again")
     container = listing.get("nova_libvirt")
     evidence = {f"{exp.container_engine} containers": listing.evidence()}
-    expected = f"nova_libvirt running, `{HEALTHCHECK}` passing inside"
     if container is None or not container.running:
         return Verdict.failed(expected, container.describe() if container else "no nova_libvirt container",
                               hint="`kolla-ansible deploy -t nova` (or `" f"{exp.container_engine} start nova_libvirt`)"
@@ -131,6 +136,15 @@ def host_daemon_listening(exp, facts):
     evidence["ss -Hltnp"] = raw.strip()
     on_port = [ln for ln in listeners if ln.port == exp.libvirt_port]
     good = [ln for ln in on_port if ln.covers(exp.migration_address)]
+    try:
+        answer = facts.probe(libvirt_host.host_libvirtd_answers)
+    except ReadTimedOut as exc:   # it listens (the kernel accepts), but nothing serves: hung, stopped, deadlocked
+        return Verdict.failed(expected + ", answering", f"the host libvirtd does not answer: {exc}", evidence=evidence,
+                              hint="the host libvirtd is hung: restart it, and read its log if it happens again")
+    evidence["virsh version --daemon"] = answer.detail
+    if not answer.answered:
+        return Verdict.failed(expected + ", answering", f"the host libvirtd does not answer: {answer.detail}",
+                              evidence=evidence, hint="read the host libvirtd's log and restart it")
     if good:
         return Verdict.passed(expected, ", ".join(f"{ln.address}:{ln.port} {'/'.join(ln.processes)}" for ln in good),
                               evidence)

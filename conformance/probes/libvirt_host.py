@@ -40,6 +40,21 @@ def daemons(facts: Facts) -> list[Daemon]:
     return parse_daemons(out)
 
 
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    answered: bool
+    detail: str
+
+
+def host_libvirtd_answers(facts: Facts) -> Answer:
+    """Whether the host's libvirtd serves its unix socket (Kolla's nova_libvirt healthcheck, run on the host).
+    A socket that demands SASL (auth_unix_rw = "sasl") refuses virsh without credentials: only a daemon that
+    answered can refuse, so that counts as answering. Raises ReadTimedOut when it never answers."""
+    result = facts.run("virsh -c qemu:///system version --daemon 2>&1 </dev/null")
+    detail = (result.stdout.strip().splitlines() or [f"exit {result.rc}"])[-1]
+    return Answer(result.ok or "authentication failed" in result.stdout, detail)
+
+
 def has_systemd(facts: Facts) -> bool:
     return facts.run("test -d /run/systemd/system").ok
 

@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from conformance import certs
 from conformance.errors import ReadTimedOut
+from conformance.facts import LIBVIRTD
 from conformance.kolla.expectations import Secret
 
 LOGIN_TIMEOUT = 30
@@ -49,9 +50,6 @@ class Login:
     hostname: str = ""
 
 
-LIBVIRTD = "libvirtd on the migration network"   # what a live probe needs, for the host's hang accounting
-
-
 def _limit(facts, wanted: float) -> int:
     """The time a live probe may take: the host's read limit (profile), not a constant of ours. A libvirtd that
     hung earlier in this run is not waited for again: the probe is not judged."""
@@ -59,6 +57,14 @@ def _limit(facts, wanted: float) -> int:
     if why:
         raise ReadTimedOut(f"not tried: {why}")
     return facts.time_limit(int(wanted))
+
+
+def _hung(facts, seconds: int, what: str) -> ReadTimedOut:
+    """libvirtd accepted the connection and never served it: not judged here (the daemon's own check,
+    libvirt.container-healthy or libvirt.host-daemon-listening, fails for it), and not waited for again."""
+    reason = f"{what} got no answer within {seconds}s (libvirtd accepts connections but does not serve)"
+    facts.hung((LIBVIRTD,), seconds, reason)
+    return ReadTimedOut(f"{reason} on {facts.host}")
 
 
 def libvirt_login(facts, uri: str, authname: str, password: Secret, client_pki: tuple | None) -> Login:
@@ -81,8 +87,7 @@ def libvirt_login(facts, uri: str, authname: str, password: Secret, client_pki: 
             proc = subprocess.run([sys.executable, "-m", "conformance.libvirt_login"], input=request, text=True,
                                   capture_output=True, env=env, timeout=limit)
         except subprocess.TimeoutExpired:
-            facts.hung(LIBVIRTD, limit, f"a libvirt login to {uri.split('?')[0]} got no answer within {limit}s")
-            return Login(False, f"no answer within {limit}s (libvirtd accepts connections but does not serve)", ())
+            raise _hung(facts, limit, f"a libvirt login to {uri.split('?')[0]}") from None
     try:
         answer = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -117,8 +122,7 @@ def tls_handshake(facts, hostname: str, port: int, ca_pem: bytes, client_pki: tu
             return Handshake(False, f"the client certificate and key do not load together: {exc.reason or exc}")
     try:
         raw = socket.create_connection((hostname, port), timeout=timeout)
-    except TimeoutError:
-        facts.hung(LIBVIRTD, timeout, f"a TCP connection to {hostname}:{port} got no answer within {timeout}s")
+    except TimeoutError:   # nothing accepted the connection: a firewall dropping it, not a hung daemon
         return Handshake(False, f"cannot connect to {hostname}:{port}: no answer within {timeout}s")
     except OSError as exc:
         return Handshake(False, f"cannot connect to {hostname}:{port}: {exc.strerror or exc}")
@@ -128,9 +132,7 @@ def tls_handshake(facts, hostname: str, port: int, ca_pem: bytes, client_pki: tu
         except ssl.SSLCertVerificationError as exc:
             return Handshake(False, f"server certificate rejected: {exc.verify_message or exc.reason}")
         except TimeoutError:
-            facts.hung(LIBVIRTD, timeout, f"a TLS handshake with {hostname}:{port} got no answer within {timeout}s")
-            return Handshake(False, f"TLS handshake with {hostname}:{port}: no answer within {timeout}s "
-                                    "(libvirtd accepts connections but does not serve)")
+            raise _hung(facts, timeout, f"a TLS handshake with {hostname}:{port}") from None
         except (ssl.SSLError, OSError) as exc:
             return Handshake(False, f"TLS handshake failed: {exc}")
         with tls:

@@ -1,0 +1,110 @@
+"""Framing and the per-host hang accounting, in milliseconds. The real cases (a SIGSTOPped dockerd and libvirtd,
+a noisy .bashrc) run on lab hosts in tests/e2e/test_bounded_hosts.py; here a stand-in connection times out on
+demand, so every branch of the accounting is pinned down."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from conformance.access import CommandResult, CommandTimedOut, SshSettings
+from conformance.command import Frame, shell
+from conformance.errors import ContainerUnavailable, ReadTimedOut
+from conformance.facts import Facts
+
+
+def _sh(text: str) -> str:
+    return subprocess.run(["sh", "-c", text], capture_output=True, text=True, timeout=10).stdout
+
+
+@pytest.mark.parametrize("noise", ["", "NOISE\n", "a:1:b:c:\n", "KCF0000000000000000B:0:eA==::KCF0000000000000000E\n"])
+def test_a_frame_is_read_whatever_the_login_shell_prints_around_it(noise):
+    frame = Frame()
+    out = _sh(f"echo '{noise}'; echo err-noise >&2; " + frame.wrap(shell("printf '%%s|%%s' %s %s; echo e >&2; exit 3",
+                                                                          "a b", "$(x)"), 10) + "; echo trailing")
+    framed = frame.parse(noise + out)
+    assert (framed.rc, framed.stdout, framed.stderr) == (3, "a b|$(x)", "e\n")
+
+
+def test_no_frame_is_no_answer_and_the_deadline_shows_as_124():
+    frame = Frame()
+    assert frame.parse("NOISE only\n") is None
+    assert frame.parse(_sh(frame.wrap(shell("sleep 5"), 1))).rc == 124
+
+
+class _Connection:
+    """Answers every command at once, except those containing a word in `hangs`, which time out."""
+
+    def __init__(self, hangs=(), command_timeout=6):
+        self.name, self.hangs, self.sent = "h1", set(hangs), []
+        self.ssh = SshSettings(command_timeout=command_timeout)
+
+    def run(self, command, *args, timeout=None, stdin=None):
+        self.sent.append((command, timeout))
+        if any(word in command for word in self.hangs):
+            raise CommandTimedOut(self.name, command, timeout)
+        return CommandResult(command, 0, "ok\n", "")
+
+    def container_exec(self, engine, container, command, timeout=None):
+        self.sent.append((f"{engine} exec {container} {command}", timeout))
+        if any(word in command or word == container for word in self.hangs):
+            raise CommandTimedOut(self.name, command, timeout)
+        return CommandResult(command, 0, "ok\n", "")
+
+
+def test_a_hung_daemon_is_waited_for_once_and_named():
+    conn = _Connection(hangs={"virsh"})
+    facts = Facts(conn)
+    with pytest.raises(ReadTimedOut, match="did not answer within 6s on h1"):
+        facts.run_in("nova_libvirt", "virsh version --daemon")
+    with pytest.raises(ReadTimedOut, match="not read: .*virsh"):
+        facts.run("virsh -c qemu:///system domcapabilities")    # libvirtd again, from the host: not waited for
+    with pytest.raises(ReadTimedOut):
+        facts.run_in("nova_libvirt", "cat /etc/libvirt/libvirtd.conf")   # the same container: not waited for
+    assert facts.run("sed -n 1p /proc/cpuinfo").stdout == "ok\n"      # the host itself still answers
+    assert facts.run_in("nova_compute", "cat /x").ok                   # so does another container
+    assert [t for c, t in conn.sent if "virsh" in c] == [6]
+    assert facts.lost == 6
+
+
+def test_a_hung_engine_blocks_every_exec_but_not_the_host():
+    facts = Facts(_Connection(hangs={"docker ps"}))
+    with pytest.raises(ReadTimedOut):
+        facts.run("docker ps -a")
+    with pytest.raises(ReadTimedOut, match="not read"):
+        facts.run_in("nova_libvirt", "true")
+    assert facts.run("id -G -- %s", "libvirt-qemu").ok
+
+
+def test_no_read_waits_longer_than_the_profile_or_the_host_has_left():
+    conn = _Connection(hangs={"a-", "b-"}, command_timeout=6)
+    facts = Facts(conn)
+    facts.run("x", timeout=120)                          # a probe's wish never beats the profile
+    assert conn.sent[-1] == ("x", 6)
+    for name in ("a-1", "b-1"):
+        with pytest.raises(ReadTimedOut):
+            facts.run(name)
+    assert facts.lost == 12 == facts.hang_budget
+    with pytest.raises(ReadTimedOut, match="stopped answering: 12s lost"):
+        facts.run("y")                                   # the budget is spent: nothing more is waited for
+    assert conn.sent[-1][0] == "b-1"
+
+
+def test_a_timeout_is_remembered_until_the_host_is_read_again():
+    conn = _Connection(hangs={"virsh"})
+    facts = Facts(conn)
+    for _ in range(3):
+        with pytest.raises(ReadTimedOut):
+            facts.run("virsh version")
+    assert len(conn.sent) == 1
+    facts.invalidate()                                   # after a fix: read again, the budget spent stays spent
+    conn.hangs.clear()
+    assert facts.run("virsh version").ok and facts.lost == 6
+
+
+def test_an_exec_that_did_not_end_is_not_an_answer():
+    class Dying(_Connection):
+        def container_exec(self, engine, container, command, timeout=None):
+            return CommandResult(command, 137, "partial", "", exec_error="container stopped")
+    with pytest.raises(ContainerUnavailable, match="container stopped"):
+        Facts(Dying()).run_in("nova_libvirt", "ls")
