@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -41,6 +42,11 @@ def load_public_key(data: bytes):
         return serialization.load_pem_public_key(data)
     except ValueError as exc:
         raise BadPem(f"not a PEM public key ({_first_line(exc)})") from None
+
+
+def holds_private_key(data: bytes) -> bool:
+    """A PEM block of any private key type (PKCS#8, RSA, EC, encrypted) among the file's blocks."""
+    return re.search(rb"-----BEGIN (?:[A-Z0-9 ]+ )?PRIVATE KEY-----", data) is not None
 
 
 def _first_line(exc: Exception) -> str:

@@ -120,6 +120,10 @@ class CertSet:
 
 
 def _parse(name: str, data: bytes, certs_out: dict, keys_out: dict, problems: dict, public: bool = False) -> None:
+    if not name.endswith("key.pem") and certs.holds_private_key(data):
+        # Kolla copies cacert.pem (and the certificates) to every compute host, readable by nova: a key there is
+        # a leaked key, whatever else the file holds. The bytes are never quoted.
+        problems[name] = "holds private key material (a PRIVATE KEY block): remove it; this file is public"
     try:
         if name.endswith("key.pem"):
             keys_out[name] = certs.load_public_key(data) if public else certs.public_key_of_private(data)

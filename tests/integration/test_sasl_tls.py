@@ -20,7 +20,8 @@ FAULTS = {   # fault -> short host-name stem
     "digest-with-tls": "digest-x509", "san-missing-host": "san-missing", "cert-expired": "expired",
     "cert-not-yet-valid": "notyet", "key-mismatch": "key-mismatch", "cert-other-ca": "other-ca",
     "leaf-is-ca": "leaf-ca", "key-world-readable": "key-readable", "migration-hostname-wrong-address": "mig-addr",
-    "serverkey-not-found": "skey-absent", "cert-client-only": "client-eku", "sasl-plugin-missing": "no-plugin"}
+    "serverkey-not-found": "skey-absent", "cert-client-only": "client-eku", "sasl-plugin-missing": "no-plugin",
+    "cacert-holds-key": "ca-key"}
 TCP_FAULTS = {"scram-over-tcp", "sasl-user-missing", "auth-conf-wrong-password"}
 
 GOOD = [
