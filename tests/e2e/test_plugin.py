@@ -126,3 +126,15 @@ def test_remote_exit_255_is_an_exit_code_not_an_unreachable_host(lab):
         assert host.connections == 1
     finally:
         host.close()
+
+
+def test_a_long_tmpdir_does_not_make_hosts_unreachable(lab, tmp_path):
+    """A unix socket path holds 107 bytes: ssh's control socket under a deep TMPDIR would not bind. The run keeps
+    its control sockets in a short folder whatever TMPDIR is."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--profile",
+                           str(lab.profile_path), "-k", "virt.cpu-vt-flags"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300, env={**__import__("os").environ, "TMPDIR": str(deep)})
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "2 passed" in proc.stdout
