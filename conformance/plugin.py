@@ -70,8 +70,8 @@ def pytest_configure(config):
         return
     try:
         profile = load_profile(path)
-    except ProfileError as exc:
-        raise pytest.UsageError(str(exc)) from None   # one line, exit code 4, before any host is touched
+    except ProfileError as exc:   # one line, exit code 4, before any host is touched
+        raise pytest.UsageError(_one_line(str(exc))) from None
     if config.getoption("phase"):
         profile = dataclasses.replace(profile, phases=tuple(config.getoption("phase")))
     # xdist workers re-parse the original command line, so the controller's switch to loadgroup reaches
@@ -86,6 +86,11 @@ def pytest_configure(config):
         config.args = [str(SUITE.parent)]
     elif not any(str(Path(arg.split("::")[0]).resolve()).startswith(str(SUITE.parent)) for arg in config.args):
         config.args.append(str(SUITE.parent))
+
+
+def _one_line(message: str) -> str:
+    """A path or value with a newline in it (`--profile $'a\\nb'`) must not split the one error line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -116,7 +121,7 @@ class ConformanceSession:
         try:
             return waiver_rules.load(path, {c.id for c in check_registry.all_checks()})
         except ConformanceError as exc:
-            raise pytest.UsageError(str(exc)) from None   # one line, exit code 4
+            raise pytest.UsageError(_one_line(str(exc))) from None   # one line, exit code 4
 
     def pytest_configure_node(self, node):
         """xdist controller, once per worker: tell it whether tests are grouped by host."""
@@ -204,6 +209,19 @@ class ConformanceSession:
     def pytest_testnodedown(self, node, error):
         self.worker_stats.update(getattr(node, "workeroutput", {}).get("conformance_stats", {}))
 
+    def pytest_sessionstart(self, session):
+        """SIGTERM (a CI cancel, systemd, kill) stops the run the way Ctrl-C does: KeyboardInterrupt in the main
+        thread, so a fix in progress rolls back, the session finishes and Run.close() closes the SSH masters."""
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            self._sigterm = signal.signal(signal.SIGTERM, _terminate)
+
+    def pytest_unconfigure(self, config):
+        import signal
+        if getattr(self, "_sigterm", None) is not None:
+            signal.signal(signal.SIGTERM, self._sigterm)
+
     def pytest_sessionfinish(self, session, exitstatus):
         if hasattr(self.config, "workeroutput"):   # xdist worker: hand SSH statistics to the controller
             self.config.workeroutput["conformance_stats"] = self.run.stats()
@@ -218,9 +236,15 @@ class ConformanceSession:
         if exitstatus in (ExitCode.OK, ExitCode.CHECK_FAILED):   # the gate (report/gate.py documents precedence)
             session.exitstatus = self.results.exit_code()
 
-    def pytest_terminal_summary(self, terminalreporter):
+    def pytest_terminal_summary(self, terminalreporter, exitstatus):
         if hasattr(self.config, "workeroutput"):
             return
         stats = {**self.run.stats(), **self.worker_stats}
+        # An interrupted run judged only part of its checks: it has no gate result, whatever those said.
         terminal.summary(terminalreporter, self.results.ordered(), stats, unused=self.results.unused_waivers(),
-                         crashed=self.results.crashed, exit_code=self.results.exit_code())
+                         crashed=self.results.crashed, exit_code=self.results.exit_code(),
+                         interrupted=exitstatus == ExitCode.INTERRUPTED)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")

@@ -19,9 +19,8 @@ import datetime
 import fnmatch
 from pathlib import Path
 
-import yaml
-
 from conformance.errors import ProfileError
+from conformance.kolla.inventory import parse_yaml, read_text
 from conformance.model import Finding, Status
 
 REQUIRED = ("check", "reason", "expires", "approved_by")
@@ -57,15 +56,12 @@ def load(path: str | Path, known_checks: set[str] | None = None) -> tuple[Waiver
     path = Path(path)
     if not path.is_file():
         raise ProfileError(path, None, "waiver file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ProfileError(path, None, f"invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    data = parse_yaml(path, read_text(path), unique_keys=True)   # binary, invalid or repeated keys: one line
     if data is None:
         return ()
     entries = data.get("waivers") if isinstance(data, dict) else data
     if isinstance(data, dict) and set(data) - {"waivers"}:
-        raise ProfileError(path, sorted(set(data) - {"waivers"})[0], "unknown key (known: waivers)")
+        raise ProfileError(path, sorted(map(str, set(data) - {"waivers"}))[0], "unknown key (known: waivers)")
     if not isinstance(entries, list):
         raise ProfileError(path, "waivers", "expected a list of waiver entries")
     return tuple(_entry(path, i, item, known_checks) for i, item in enumerate(entries))

@@ -18,7 +18,7 @@ import yaml
 
 from conformance.conffiles import parse_ini
 from conformance.errors import ProfileError
-from conformance.kolla.inventory import Inventory, load_inventory, read_yaml_mapping
+from conformance.kolla.inventory import Inventory, load_inventory, read_text, read_yaml_mapping
 from conformance.kolla.templar import Variables
 
 _DEFAULTS = yaml.safe_load((Path(__file__).parent / "defaults.yml").read_text())
@@ -69,14 +69,13 @@ class KollaConfig:
             host_groups = inv.groups_of(host)
             where = str(inv.path)
             layers += [(f"{where} [{g}:vars]", inv.group_vars[g]) for g in host_groups if g in inv.group_vars]
-            if "all" in inv.dir_group_vars:
-                layers.append((f"{inv.path.parent}/group_vars/all", inv.dir_group_vars["all"]))
+            # group_vars/ and host_vars/ file by file (same precedence as merged), so a value's source is its file
+            layers += inv.dir_var_files.get("group_vars/all", [])
             layers.append(("Kolla group_vars/all", _DEFAULTS["group_vars_all"]))
-            layers += [(f"{inv.path.parent}/group_vars/{g}", inv.dir_group_vars[g])
-                       for g in host_groups if g != "all" and g in inv.dir_group_vars]
+            layers += [layer for g in host_groups if g != "all"
+                       for layer in inv.dir_var_files.get(f"group_vars/{g}", [])]
             layers.append((f"{where} (host {host})", inv.hosts[host]))
-            if host in inv.dir_host_vars:
-                layers.append((f"{inv.path.parent}/host_vars/{host}", inv.dir_host_vars[host]))
+            layers += inv.dir_var_files.get(f"host_vars/{host}", [])
             groups = inv.group_map()
         else:
             layers.append(("Kolla group_vars/all", _DEFAULTS["group_vars_all"]))
@@ -91,7 +90,7 @@ class KollaConfig:
             return []
         candidates = [base / "global.conf", base / "nova.conf", base / "nova" / "nova-compute.conf",
                       base / "nova" / host / "nova.conf", base / "nova" / host / "nova-compute.conf"]
-        return [(str(p), parse_ini(p.read_text())) for p in candidates if p.is_file()]
+        return [(str(p), parse_ini(read_text(p))) for p in candidates if p.is_file()]
 
     def ovs_agent_overrides(self, host: str) -> list[tuple[str, dict[str, dict[str, str]]]]:
         """The operator's openvswitch_agent.ini overrides for `host`, parsed, in Kolla's merge order
@@ -100,4 +99,4 @@ class KollaConfig:
         if base is None:
             return []
         candidates = [base / "neutron" / "openvswitch_agent.ini", base / "neutron" / host / "openvswitch_agent.ini"]
-        return [(str(p), parse_ini(p.read_text())) for p in candidates if p.is_file()]
+        return [(str(p), parse_ini(read_text(p))) for p in candidates if p.is_file()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from conformance.errors import ProfileError
-from conformance.kolla.templar import Variables, to_bool
+from conformance.kolla.templar import NeedsHostFacts, Variables, to_bool
 
 
 class Secret:
@@ -93,16 +93,6 @@ def release_tuple(release: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", str(release))[:3])
 
 
-# Variables that need no host facts; evaluated when the profile loads, so config errors surface before SSH.
-STATIC_VARIABLES = (
-    "nova_compute_virt_type", "enable_nova_libvirt_container", "kolla_container_engine", "libvirt_tls",
-    "libvirt_tls_manage_certs", "nova_libvirt_port", "libvirt_enable_sasl", "libvirt_sasl_authname",
-    "libvirt_sasl_mech_list", "qemu_user_gid", "openvswitch_ovs_vsctl_wrapper_enabled", "enable_openvswitch",
-    "neutron_plugin_agent", "nova_libvirt_cleanup_remove_volumes", "nova_libvirt_cleanup_running_vms_fatal",
-    "node_config_directory", "migration_interface",
-)
-
-
 class _Reader:
     def __init__(self, variables: Variables):
         self.v = variables
@@ -130,9 +120,11 @@ class _Reader:
 
     def int(self, name: str) -> int:
         value = self.v[name]
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):   # int() would take them
+            self._fail(name, f"expected an integer, got {value!r}")
         try:
             return int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             self._fail(name, f"expected an integer, got {value!r}")
 
     def list(self, name: str) -> tuple[str, ...]:
@@ -144,19 +136,51 @@ class _Reader:
         return tuple(value)
 
 
+# What `resolve` reads, in its order: Expectation field -> (reader, Kolla variable, allowed values).
+_READS = {
+    "virt_type_variable": ("str", "nova_compute_virt_type", ("kvm", "qemu")),
+    "qemu_user_gid": ("int", "qemu_user_gid"),
+    "libvirt_container": ("bool", "enable_nova_libvirt_container"),
+    "container_engine": ("str", "kolla_container_engine", ("docker", "podman")),
+    "node_config_directory": ("str", "node_config_directory"),
+    "libvirt_tls": ("bool", "libvirt_tls"),
+    "libvirt_tls_manage_certs": ("bool", "libvirt_tls_manage_certs"),
+    "libvirt_port": ("int", "nova_libvirt_port"),
+    "sasl_enabled": ("bool", "libvirt_enable_sasl"),
+    "sasl_authname": ("str", "libvirt_sasl_authname"),
+    "sasl_mech_list": ("list", "libvirt_sasl_mech_list"),
+    "migration_interface": ("str", "migration_interface"),
+    "migration_hostname": ("str", "migration_hostname"),
+    "migration_address": ("str", "migration_interface_address"),
+    "openvswitch_enabled": ("bool", "enable_openvswitch"),
+    "neutron_plugin_agent": ("str", "neutron_plugin_agent"),
+    "ovs_vsctl_wrapper_enabled": ("bool", "openvswitch_ovs_vsctl_wrapper_enabled"),
+    "cleanup_remove_volumes": ("bool", "nova_libvirt_cleanup_remove_volumes"),
+    "cleanup_running_vms_fatal": ("bool", "nova_libvirt_cleanup_running_vms_fatal"),
+}
+
+
+def _read(read: "_Reader", field: str):
+    method, name, *choices = _READS[field]
+    return getattr(read, method)(name, *choices)
+
+
 def validate_static(variables: Variables) -> None:
-    """Evaluate every variable the checks need that does not depend on the host; raises ProfileError."""
+    """Evaluate every variable the checks need, except those that need host facts; raises ProfileError.
+
+    Each variable on its own: one that needs the host (migration_hostname) does not hide errors in the others,
+    and a template that fails without facts (`{{ 1 // 0 }}`) fails here, before any host is touched."""
     read = _Reader(variables)
-    read.str("nova_compute_virt_type", ("kvm", "qemu"))
-    read.str("kolla_container_engine", ("docker", "podman"))
-    for name in ("enable_nova_libvirt_container", "libvirt_tls", "libvirt_tls_manage_certs", "libvirt_enable_sasl",
-                 "openvswitch_ovs_vsctl_wrapper_enabled", "enable_openvswitch",
-                 "nova_libvirt_cleanup_remove_volumes", "nova_libvirt_cleanup_running_vms_fatal"):
-        read.bool(name)
-    read.int("nova_libvirt_port")
-    read.int("qemu_user_gid")
-    read.list("libvirt_sasl_mech_list")
-    read.str("libvirt_sasl_authname")
+    for field in _READS:
+        try:
+            _read(read, field)
+        except NeedsHostFacts:
+            continue   # judged when the host's facts are gathered
+    if "libvirt_sasl_password" in variables:
+        try:
+            variables["libvirt_sasl_password"]
+        except NeedsHostFacts:
+            pass
 
 
 def resolve(variables: Variables, *, release: str | None,
@@ -168,7 +192,8 @@ def resolve(variables: Variables, *, release: str | None,
     over nova_compute_virt_type in the nova.conf Kolla renders (KOLLA-FACTS §2).
     """
     read = _Reader(variables)
-    virt_variable = read.str("nova_compute_virt_type", ("kvm", "qemu"))
+    values = {field: _read(read, field) for field in _READS}
+    virt_variable = values["virt_type_variable"]
     virt_type, virt_source = virt_variable, f"nova_compute_virt_type ({variables.source_of('nova_compute_virt_type')})"
     for path, sections in nova_conf_overrides:
         if sections.get("libvirt", {}).get("virt_type"):
@@ -182,27 +207,9 @@ def resolve(variables: Variables, *, release: str | None,
         host=variables.host,
         release=release,
         virt_type=virt_type,
-        virt_type_variable=virt_variable,
         virt_type_source=virt_source,
-        qemu_user_gid=read.int("qemu_user_gid"),
-        libvirt_container=read.bool("enable_nova_libvirt_container"),
-        container_engine=read.str("kolla_container_engine", ("docker", "podman")),
-        node_config_directory=read.str("node_config_directory"),
-        libvirt_tls=read.bool("libvirt_tls"),
-        libvirt_tls_manage_certs=read.bool("libvirt_tls_manage_certs"),
-        libvirt_port=read.int("nova_libvirt_port"),
-        sasl_enabled=read.bool("libvirt_enable_sasl"),
-        sasl_authname=read.str("libvirt_sasl_authname"),
         sasl_password=Secret(password),
-        sasl_mech_list=read.list("libvirt_sasl_mech_list"),
-        migration_interface=read.str("migration_interface"),
-        migration_hostname=read.str("migration_hostname"),
-        migration_address=read.str("migration_interface_address"),
-        openvswitch_enabled=read.bool("enable_openvswitch"),
-        neutron_plugin_agent=read.str("neutron_plugin_agent"),
-        ovs_vsctl_wrapper_enabled=read.bool("openvswitch_ovs_vsctl_wrapper_enabled"),
-        cleanup_remove_volumes=read.bool("nova_libvirt_cleanup_remove_volumes"),
-        cleanup_running_vms_fatal=read.bool("nova_libvirt_cleanup_running_vms_fatal"),
+        **values,
         ovs_firewall_driver=firewall,
         ovs_firewall_driver_source=firewall_source,
     )

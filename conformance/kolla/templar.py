@@ -48,6 +48,7 @@ class Variables(Mapping):
         self._facts = facts
         self._cache: dict[str, Any] = {}
         self._resolving: list[str] = []
+        self._host_error: BaseException | None = None   # what the facts callable raised: the host's, not Jinja's
         self._env = NativeEnvironment(undefined=jinja2.StrictUndefined)
         self._env.filters.update(bool=to_bool, ternary=_ternary, ipwrap=_ipwrap,
                                  put_address_in_context=lambda a, _ctx="url": _ipwrap(a),
@@ -107,7 +108,11 @@ class Variables(Mapping):
         if name == "ansible_facts":
             if self._facts is None:
                 raise NeedsHostFacts(name)
-            return self._facts()
+            try:
+                return self._facts()
+            except Exception as exc:   # unreachable, timed out: passed on as it is, never as a config error
+                self._host_error = exc
+                raise
         return None
 
     def _render(self, raw: Any, source: str, name: str) -> Any:
@@ -121,10 +126,12 @@ class Variables(Mapping):
                 return value
             except (NeedsHostFacts, ProfileError):
                 raise
-            except jinja2.UndefinedError as exc:
-                raise ProfileError(source, name, f"cannot evaluate {raw!r}: {exc.message}") from None
-            except jinja2.TemplateError as exc:
-                raise ProfileError(source, name, f"cannot evaluate {raw!r}: {exc}") from None
+            except Exception as exc:
+                if exc is self._host_error:
+                    raise
+                if _secret(source, name):   # the error text may quote parts of the value: name only its kind
+                    raise ProfileError(source, name, f"cannot evaluate the value: {type(exc).__name__}") from None
+                raise ProfileError(source, name, f"cannot evaluate {raw!r}: {_problem(exc)}") from None
         if isinstance(raw, list):
             return [self._render(item, source, name) for item in raw]
         if isinstance(raw, dict):
@@ -141,6 +148,21 @@ class Variables(Mapping):
             raise ProfileError(f"host {self.host}", f"{network}_interface",
                                f"interface {interface!r} has no IPv4 address on the host (interfaces: {known})")
         return address
+
+
+def _secret(source: str, name: str) -> bool:
+    return "password" in name or "secret" in name or source.endswith("passwords.yml")
+
+
+def _problem(exc: Exception) -> str:
+    """One line for any error a template can raise at runtime (1 // 0, 'a' + 1, a failing filter, deep recursion)."""
+    if isinstance(exc, jinja2.UndefinedError):
+        text = exc.message or str(exc)
+    elif isinstance(exc, jinja2.TemplateError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(str(text).split())
 
 
 class NeedsHostFacts(Exception):
