@@ -1,5 +1,5 @@
 """`kolla-ansible nova-libvirt-cleanup`: what it must have removed, what it must have kept, and what would make it
-refuse or fail before it runs (roles/nova-cell/tasks/libvirt-cleanup.yml; KOLLA-FACTS §5, §9.10)."""
+refuse or fail before it runs (roles/nova-cell/tasks/libvirt-cleanup.yml; docs/kolla-provenance.md §5, §9.10)."""
 from __future__ import annotations
 
 from conformance.checks import GUIDE, check

@@ -1,5 +1,5 @@
 """Host versus containerised libvirt: exactly one libvirt, the one enable_nova_libvirt_container chooses
-(libvirt guide; KOLLA-FACTS §6-§8, §9.9)."""
+(libvirt guide; docs/kolla-provenance.md §6-§8, §9.9)."""
 from __future__ import annotations
 
 from conformance.checks import GUIDE, check

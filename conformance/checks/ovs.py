@@ -1,5 +1,5 @@
 """ovs-vsctl for libvirt: with the native OVS firewall or OVN, libvirt itself adds each VM's tap to br-int by running
-`ovs-vsctl` from its PATH (libvirt guide, host vs containerised libvirt; KOLLA-FACTS §4, §9.7)."""
+`ovs-vsctl` from its PATH (libvirt guide, host vs containerised libvirt; docs/kolla-provenance.md §4, §9.7)."""
 from __future__ import annotations
 
 from conformance.checks import GUIDE, check

@@ -1,4 +1,5 @@
-"""SASL authentication of libvirt's TCP/TLS listener (libvirt guide, SASL authentication; KOLLA-FACTS §2, §9.1-3)."""
+"""SASL authentication of libvirt's TCP/TLS listener (libvirt guide, SASL authentication;
+docs/kolla-provenance.md §2, §9.1-3)."""
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,5 @@
 """Libvirt TLS: certificates as Kolla deploys them, their installed copies, name resolution, a live handshake
-(libvirt guide, Libvirt TLS; KOLLA-FACTS §3, §9.4-6)."""
+(libvirt guide, Libvirt TLS; docs/kolla-provenance.md §3, §9.4-6)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -235,7 +235,8 @@ def _libvirt_down(exp, facts) -> str:
     return "" if ready.ready else ready.detail
 
 
-# (place, container, directory or None for libvirt's pki paths, files, owner, group, mode) per KOLLA-FACTS §3.
+# (place, container, directory or None for libvirt's pki paths, files, owner, group, mode)
+# per docs/kolla-provenance.md §3.
 def _installed_places(exp):
     kolla = exp.node_config_directory
     places = []
@@ -279,7 +280,7 @@ def installed_files(exp, facts):
             source = operator.get(name)
             if compare and source and source.path and source.sha256() != found.sha256:
                 problems.append(f"{where}: differs from {source.path}")
-    if not exp.libvirt_container:   # the host daemon's own files (KOLLA-FACTS §8): keys root-only, same CA
+    if not exp.libvirt_container:   # the host daemon's files (docs/kolla-provenance.md §8): keys root-only, same CA
         for name, path in tls_probes.LIBVIRT_PKI.items():
             found = facts.probe(tls_probes.installed_file, name, path, None, "host")
             where = f"{path} on the host"

@@ -78,7 +78,7 @@ class Expectation:
 
     @property
     def libvirt_uri(self) -> str:
-        """The URI nova-compute uses (KOLLA-FACTS §2, nova.conf [libvirt] connection_uri)."""
+        """The URI nova-compute uses (docs/kolla-provenance.md §2, nova.conf [libvirt] connection_uri)."""
         if self.libvirt_tls:
             return f"qemu+tls://{self.migration_hostname}/system"
         return f"qemu+tcp://{self.migration_address}/system"
@@ -189,7 +189,7 @@ def resolve(variables: Variables, *, release: str | None,
     """The full expectation for one host. Needs host facts for migration_hostname/address (unless set).
 
     `nova_conf_overrides` are the operator's override files in merge order; the last `[libvirt] virt_type` wins
-    over nova_compute_virt_type in the nova.conf Kolla renders (KOLLA-FACTS §2).
+    over nova_compute_virt_type in the nova.conf Kolla renders (docs/kolla-provenance.md §2).
     """
     read = _Reader(variables)
     values = {field: _read(read, field) for field in _READS}

@@ -1,7 +1,7 @@
 """Probes for libvirt's SASL setup: libvirtd.conf listeners, the SASL app config, Cyrus plugins, the sasldb, auth.conf.
 
-Where things live follows KOLLA-FACTS §2: in container mode inside nova_libvirt (plus Kolla's rendered copy in
-/etc/kolla/nova-libvirt), in host mode the host daemon's own files.
+Where things live follows docs/kolla-provenance.md §2: in container mode inside nova_libvirt (plus Kolla's
+rendered copy in /etc/kolla/nova-libvirt), in host mode the host daemon's own files.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from conformance import certs
 from conformance.certs import CERT_FILES
 from conformance.facts import Facts, FileFact
 
-# KOLLA-FACTS §3: where Kolla installs each file, with owner and mode.
+# docs/kolla-provenance.md §3: where Kolla installs each file, with owner and mode.
 LIBVIRT_PKI = {"cacert.pem": "/etc/pki/CA/cacert.pem", "servercert.pem": "/etc/pki/libvirt/servercert.pem",
                "serverkey.pem": "/etc/pki/libvirt/private/serverkey.pem",
                "clientcert.pem": "/etc/pki/libvirt/clientcert.pem",
