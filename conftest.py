@@ -1,4 +1,4 @@
-"""Wires a checkout for pytest: the lab's fixtures (lab_factory) for the suite's own tests.
+"""Wires a checkout for pytest: the lab's fixtures (lab_factory) for the suite's own tests, and the `lab` marker.
 
 Imported rather than listed in `pytest_plugins`: the installed suite lives below this folder in an editable
 install, and pytest refuses `pytest_plugins` in a conftest that is not at the top of the run it collects.
@@ -10,12 +10,20 @@ import pytest
 from fixtures.lab.pytest_plugin import lab_factory  # noqa: F401  (a fixture, registered by import)
 
 TESTS = Path(__file__).parent / "tests"
+# Fixtures that bring up real hosts (network namespaces, sshd, libvirtd, engines): a test using one is a lab test,
+# and so is every test in the folders that exist to drive them (some reach a lab through getfixturevalue).
+LAB_FIXTURES = {"lab_factory", "loopback_host"}
+LAB_FOLDERS = {TESTS / "integration", TESTS / "lab", TESTS / "e2e"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lab: needs real lab hosts (root, the Debian packages); "
+                                       "`pytest -m 'not lab'` is the inner loop")
 
 
 def pytest_collection_modifyitems(items):
-    # The project's own tests drive real daemons on a shared 2-core machine: one rerun absorbs a passing load
-    # spike, a deterministic failure still fails twice. Never the conformance checks themselves (this conftest
-    # also sees suite runs started from a checkout): a failed check must not be judged, or remediated, twice.
+    # Only the project's own tests: this conftest also sees suite runs started from a checkout.
     for item in items:
-        if TESTS in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
+        parents = set(Path(item.fspath).parents)
+        if TESTS in parents and (LAB_FOLDERS & parents or LAB_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.lab)

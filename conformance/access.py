@@ -123,9 +123,10 @@ class HostConnection:
         self._lock = threading.Lock()
         user = f"{ssh.user}@" if ssh.user else ""
         port = f":{ssh.port}" if ssh.port else ""
+        host = f"[{address}]" if ":" in address else address   # an IPv6 literal: testinfra's hostspec brackets it
         # ControlPersist bounds how long a master outlives a run that was killed before it could close it.
         self._backend = _TimedSshBackend(
-            f"{user}{address}{port}", ssh_config=ssh.config, ssh_identity_file=ssh.identity_file,
+            f"{user}{host}{port}", ssh_config=ssh.config, ssh_identity_file=ssh.identity_file,
             timeout=ssh.connect_timeout, controlpath=self.control_path, controlpersist=CONTROL_PERSIST,
             ssh_extra_args=ssh.extra_args(), sudo=ssh.sudo)
 
