@@ -30,7 +30,7 @@ class Status(str, enum.Enum):
     UNREACHABLE = "unreachable"
 
 
-NOT_JUDGED = "not judged: "   # prefix of an n/a verdict's reason when the check could not read what it needs
+NOT_JUDGED = "not judged: "   # how reports introduce the reason of a verdict that is not judged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Verdict:
     actual: str = ""
     evidence: dict[str, str] = dataclasses.field(default_factory=dict)
     hint: str = ""   # what an operator would do about it
+    judged: bool = True   # False: the check applies, but what it reads did not answer (status n/a, not a pass)
 
     @classmethod
     def passed(cls, expected="", actual="", evidence=None):
@@ -63,7 +64,7 @@ class Verdict:
     def not_judged(cls, reason):
         """The check applies, but what it reads did not answer now (a container or daemon restarting): skipped
         like n/a, yet listed in the summary, because the host was not verified."""
-        return cls(Status.NOT_APPLICABLE, actual=NOT_JUDGED + reason)
+        return cls(Status.NOT_APPLICABLE, actual=reason, judged=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,10 +86,11 @@ class Finding:
     evidence: dict[str, str] = dataclasses.field(default_factory=dict)
     # The waiver that matched a FAIL/WARN (conformance.waivers): reason, approved_by, expires, state "active"|"expired".
     waiver: dict[str, str] = dataclasses.field(default_factory=dict)
+    judged: bool = True   # False: skipped like n/a, but the host was not verified on this point (see Verdict)
 
     @property
     def not_judged(self) -> bool:
-        return self.status is Status.NOT_APPLICABLE and self.actual.startswith(NOT_JUDGED)
+        return not self.judged
 
     @property
     def waived(self) -> bool:

@@ -178,19 +178,20 @@ class ConformanceSession:
         verdict = self.config.hook.pytest_conformance_verdict(
             check=check, expectation=expectation, facts=facts, verdict=verdict, node=node, context=context) or verdict
         finding = self._record(node, check, target.host, verdict.status, verdict.expected, verdict.actual,
-                               verdict.hint, verdict.evidence)
+                               verdict.hint, verdict.evidence, judged=verdict.judged)
         if verdict.status is Status.FAIL:
             pytest.fail(finding.summary(), pytrace=False)
         if verdict.status is Status.WARN:
             warnings.warn(ConformanceWarning(finding.summary()))
         if verdict.status is Status.NOT_APPLICABLE:
-            pytest.skip(f"not applicable: {finding.actual}")
+            pytest.skip(f"{'not applicable' if verdict.judged else 'not judged'}: {finding.actual}")
 
-    def _record(self, node, check, host, status, expected, actual, hint="", evidence=None) -> Finding:
+    def _record(self, node, check, host, status, expected, actual, hint="", evidence=None, judged=True) -> Finding:
         redact = self.run.redact
         finding = Finding(check_id=check.id, host=host, status=status, severity=check.severity, area=check.area,
                           phase=",".join(self._phases(check)), expected=redact(expected), actual=redact(actual),
-                          hint=redact(hint), evidence={redact(k): redact(v) for k, v in (evidence or {}).items()})
+                          hint=redact(hint), evidence={redact(k): redact(v) for k, v in (evidence or {}).items()},
+                          judged=judged)
         allure_report.attach_finding(finding)
         node.user_properties.append((FINDING_PROPERTY, finding.to_json()))
         self.config.hook.pytest_conformance_finding(finding=finding, node=node)
