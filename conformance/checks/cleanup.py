@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conformance.checks import GUIDE, check
 from conformance.model import Severity, Verdict
-from conformance.probes import engine, libvirt_host
+from conformance.probes import engine, files, libvirt_host
 
 DOC = f"{GUIDE}#migration-from-container-to-host"
 UNIT = "/etc/systemd/system/kolla-nova_libvirt-container.service"
@@ -32,7 +32,7 @@ def _not_applicable(exp, facts) -> Verdict | None:
         return Verdict.not_applicable("enable_nova_libvirt_container is true: nova-libvirt-cleanup refuses to run")
     volumes = facts.probe(engine.volumes).names()
     traces = (volumes & {*LIBVIRT_VOLUMES, INSTANCE_VOLUME}) or facts.probe(engine.containers).get("nova_libvirt") \
-        or facts.file(_config_dir(exp), read=False).exists
+        or facts.probe(files.metadata, _config_dir(exp)).exists
     if not traces:
         return Verdict.not_applicable("no trace of a containerised libvirt (no nova_libvirt container, volumes or "
                                       "config): a host-mode deployment from the start, nothing to clean up")
@@ -47,7 +47,7 @@ def container_removed(exp, facts):
     if skip := _not_applicable(exp, facts):
         return skip
     container = facts.probe(engine.containers).get("nova_libvirt")
-    unit = facts.file(UNIT, read=False)
+    unit = facts.probe(files.metadata, UNIT)
     evidence = {**_evidence(exp, facts), UNIT: unit.describe()}
     left = ([container.describe()] if container else []) + ([UNIT] if unit.exists else [])
     if not left:
@@ -64,7 +64,7 @@ def container_removed(exp, facts):
 def config_removed(exp, facts):
     if skip := _not_applicable(exp, facts):
         return skip
-    fact = facts.file(_config_dir(exp), read=False)
+    fact = facts.probe(files.metadata, _config_dir(exp))
     evidence = {fact.path: fact.describe()}
     if not fact.exists:
         return Verdict.passed(f"no {fact.path}", "gone", evidence)

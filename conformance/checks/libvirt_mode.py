@@ -6,7 +6,7 @@ from conformance.checks import GUIDE, check
 from conformance.conffiles import parse_sasl_conf
 from conformance.errors import ContainerUnavailable, ReadTimedOut
 from conformance.model import Severity, Verdict
-from conformance.probes import engine, libvirt_host
+from conformance.probes import engine, files, libvirt_host
 from conformance.probes import sasl as sasl_probes
 
 DOC = f"{GUIDE}#host-vs-containerised-libvirt"
@@ -89,7 +89,7 @@ def no_host_daemon(exp, facts):
     if container is None:
         # With no nova_libvirt at all, a socket at the host path can only be a host daemon's, live or stale
         # (Kolla's precheck). A stopped or restarting nova_libvirt shares /run with the host: the socket is its own.
-        socket = facts.file(HOST_SOCKET, read=False)
+        socket = facts.probe(files.metadata, HOST_SOCKET)
         evidence[HOST_SOCKET] = socket.describe()
         if socket.exists:
             return Verdict.failed(f"{expected}, no {HOST_SOCKET} while nova_libvirt is absent",
@@ -165,7 +165,7 @@ def host_files(exp, facts):
         return skip
     missing, evidence = [], {}
     if exp.sasl_enabled:
-        conf = facts.file("/etc/sasl2/libvirt.conf")
+        conf = facts.probe(files.content, "/etc/sasl2/libvirt.conf")
         evidence[conf.path] = conf.content.strip() if conf.exists else "missing"
         if not conf.exists:
             missing.append(conf.path)
@@ -174,7 +174,7 @@ def host_files(exp, facts):
         evidence[f"sasldblistusers2 -f {sasldb}"] = "\n".join(users.users) or users.error or "(no users)"
         if not any(user.split("@")[0] == exp.sasl_authname for user in users.users):
             missing.append(f"SASL user {exp.sasl_authname} in {sasldb}")
-        auth = facts.file("/root/.config/libvirt/auth.conf", read=False)
+        auth = facts.probe(files.metadata, "/root/.config/libvirt/auth.conf")
         evidence[auth.path] = auth.describe()
         if not auth.exists:
             missing.append(f"{auth.path} (client credentials for p2p migration)")
@@ -182,7 +182,7 @@ def host_files(exp, facts):
         for path in ("/etc/pki/CA/cacert.pem", "/etc/pki/libvirt/servercert.pem",
                      "/etc/pki/libvirt/private/serverkey.pem", "/etc/pki/libvirt/clientcert.pem",
                      "/etc/pki/libvirt/private/clientkey.pem"):
-            fact = facts.file(path, read=False)
+            fact = facts.probe(files.metadata, path)
             evidence[path] = fact.describe()
             if not fact.exists:
                 missing.append(path)

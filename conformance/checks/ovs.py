@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conformance.checks import GUIDE, check
 from conformance.model import Severity, Verdict
-from conformance.probes import engine, ovs
+from conformance.probes import engine, files, ovs
 
 DOC = f"{GUIDE}#host-vs-containerised-libvirt"
 # Firewall drivers that make neutron bind ports without hybrid plugging (no qbr bridge): libvirt plugs into br-int.
@@ -118,7 +118,7 @@ def db_socket(exp, facts):
     vsctl, skip = _libvirt_vsctl(exp, facts)
     if skip:
         return skip
-    fact = facts.file(ovs.DB_SOCKET, container=vsctl.container, read=False)
+    fact = facts.probe(files.metadata, ovs.DB_SOCKET, vsctl.container)
     evidence = {vsctl.where: fact.describe()}
     if fact.exists and fact.kind == "socket":
         return Verdict.passed(f"socket {ovs.DB_SOCKET}", fact.describe(), evidence)

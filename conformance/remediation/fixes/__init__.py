@@ -5,6 +5,7 @@ copies into the container on every start, and the container is restarted: a late
 """
 from __future__ import annotations
 
+from conformance.probes import files
 from conformance.remediation.registry import FixContext
 
 RECONFIGURE = "a later `kolla-ansible reconfigure` would put it back"
@@ -17,7 +18,7 @@ def kolla_source(exp, service: str, name: str) -> str:
 
 def current(ctx: FixContext, path: str) -> str | None:
     """A file's content now (None if missing), read through the run's facts: planning never changes the host."""
-    fact = ctx.facts.file(path)
+    fact = ctx.facts.probe(files.content, path)
     return fact.content if fact.exists else None
 
 
