@@ -3,7 +3,8 @@
     kolla-conformance run --profile P.yml [pytest args]      # = pytest --profile P.yml [pytest args]
     kolla-conformance report RESULTS_DIR... -o HTML_DIR      # allure-results (one run or many shards) -> one HTML
     kolla-conformance merge FINDINGS.json... [-o OUT.json]   # several runs' findings -> one summary and exit code
-    kolla-conformance catalog [--write README.md | --check README.md]
+    kolla-conformance catalog [--write README.md | --check README.md]   # the check table (README's catalog)
+    kolla-conformance catalog CHECK_ID...                    # a check's page: what it verifies, evidence, fix, fault
 
 Exit codes are the gate's (conformance/report/gate.py); a usage or input error is one line and exit 4.
 """
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from conformance import catalog, waivers as waiver_rules
+from conformance.checks import all_checks
 from conformance.errors import ConformanceError, ExitCode
 from conformance.report import gate, html, merge, terminal
 
@@ -43,6 +45,18 @@ def _merge(args, rest) -> int:
 
 
 def _catalog(args, rest) -> int:
+    if args.check_ids and (args.check or args.write):
+        print("kolla-conformance catalog: give check ids or --write/--check, not both", file=sys.stderr)
+        return ExitCode.PROFILE_ERROR
+    if args.check_ids:
+        known = {check.id for check in all_checks()}
+        unknown = [c for c in args.check_ids if c not in known]
+        if unknown:
+            print(f"kolla-conformance catalog: no check has the id {', '.join(unknown)} "
+                  f"(`kolla-conformance catalog` lists them)", file=sys.stderr)
+            return ExitCode.PROFILE_ERROR
+        print("\n".join(catalog.page(c).rstrip("\n") + "\n" for c in args.check_ids), end="")
+        return ExitCode.OK
     if args.check:
         if catalog.is_current(args.check):
             return ExitCode.OK
@@ -80,7 +94,8 @@ def parser() -> argparse.ArgumentParser:
     mrg.add_argument("--waivers", type=Path, help="apply this waiver file to findings no run waived")
     mrg.add_argument("--strict-warnings", action="store_true")
     mrg.set_defaults(func=_merge)
-    cat = sub.add_parser("catalog", help="print the check catalog, or write/check it in a README")
+    cat = sub.add_parser("catalog", help="print the check catalog or a check's page, or write/check it in a README")
+    cat.add_argument("check_ids", nargs="*", metavar="CHECK_ID", help="print the page of these checks")
     group = cat.add_mutually_exclusive_group()
     group.add_argument("--write", type=Path, metavar="README.md")
     group.add_argument("--check", type=Path, metavar="README.md")

@@ -2,6 +2,8 @@
 
 A check function takes (expectation, facts) and returns a Verdict. It must not know how facts were fetched.
 Ids are stable: reports, waivers and fixes refer to them. Never rename one silently.
+Every check has a page, pages/<check id>.md: what it verifies and why, a passing host, the evidence keys, the
+fix, the lab fault; `Check.page` is the check's help (Allure description, `kolla-conformance catalog ID`).
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import dataclasses
 import importlib
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from conformance.errors import NotRead
 from conformance.model import Phase, Severity, Verdict
@@ -28,6 +31,7 @@ AREAS = {   # id prefix -> the guide's area (Allure epic)
 CHECK_MODULES = tuple(f"conformance.checks.{name}" for name in ("virt", "sasl", "tls", "libvirt_mode", "ovs", "cleanup"))
 
 _ID = re.compile(r"^[a-z]+\.[a-z0-9]+(-[a-z0-9]+)*$")
+PAGES = Path(__file__).with_name("pages")   # one markdown page per check: pages/<check id>.md
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +51,18 @@ class Check:
     @property
     def area_title(self) -> str:
         return AREAS[self.area]
+
+    @property
+    def page_path(self) -> Path:
+        return PAGES / f"{self.id}.md"
+
+    @property
+    def page(self) -> str:
+        """The check's help, its markdown page; the rationale and the guide's link while it has none."""
+        try:
+            return self.page_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return f"# {self.id}: {self.title}\n\n{self.rationale}\n\nKolla documentation: {self.doc}\n"
 
     def run(self, expectation, facts) -> Verdict:
         try:

@@ -1,7 +1,9 @@
-"""The fix registry: what remediation knows for a check id, as data (risk, title) plus a planning function.
+"""The fix registry: what remediation knows for a check id, as data (risk, title, kind) plus a planning function.
 
 A planning function takes a FixContext and returns the actions that bring the host back to what Kolla would
-make, or raises Manual when no automatic fix is safe (the plan then explains the manual steps).
+make, or raises Manual when no automatic fix is safe (the plan then explains the manual steps). Its kind says
+which of the two it can do; the catalog's fix column and each check's page show it, and
+tests/unit/test_registry.py holds every fix to its kind on recorded contexts.
 """
 from __future__ import annotations
 
@@ -27,6 +29,17 @@ class Risk(enum.IntEnum):
         return cls[text.upper()]
 
 
+class FixKind(str, enum.Enum):
+    """What a planning function can do for the failures its check reports."""
+    AUTO = "auto"                 # plans actions (Manual only when an input is missing or another check's fault
+                                  # comes first: no password in passwords.yml, no VT, a process gone while planning)
+    SOME = "auto (some cases)"    # plans actions for some of the check's failures; the others get manual steps
+    MANUAL = "manual"             # always raises Manual: the plan is steps for the operator, never applied
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Manual(Exception):
     """Raised by a planning function: no automatic fix; the message explains what the operator does."""
 
@@ -47,17 +60,22 @@ class Fix:
     risk: Risk
     title: str
     plan: Callable = dataclasses.field(repr=False, compare=False)
+    kind: FixKind = FixKind.AUTO
 
 
 REGISTRY: dict[str, Fix] = {}
 
 
-def fix(check_id: str, *, risk: Risk, title: str):
-    """Register a planning function as the fix of a check id (the id a check module registers)."""
+def fix(check_id: str, *, risk: Risk, title: str, kind: FixKind | str = FixKind.AUTO):
+    """Register a planning function as the fix of a check id (the id a check module registers).
+
+    kind: "auto" (the default), "auto (some cases)" or "manual" (a function that always raises Manual)."""
+    kind = FixKind(kind)
+
     def register(fn):
         if check_id in REGISTRY:
             raise ValueError(f"duplicate fix for {check_id}")
-        REGISTRY[check_id] = Fix(check_id, risk, title, fn)
+        REGISTRY[check_id] = Fix(check_id, risk, title, fn, kind)
         return fn
     return register
 
@@ -66,3 +84,9 @@ def fix_for(check_id: str) -> Fix | None:
     for module in FIX_MODULES:   # imported lazily: a run without --remediate never loads them
         importlib.import_module(module)
     return REGISTRY.get(check_id)
+
+
+def all_fixes() -> dict[str, Fix]:
+    """Every registered fix by check id (importing the fix modules registers them)."""
+    fix_for("")
+    return dict(REGISTRY)

@@ -22,9 +22,10 @@ def label_test(check: Check, host: str, phases: list[str]) -> None:
 
 
 def describe_test(check: Check, host: str) -> None:
-    """Title and description; allure-pytest overwrites both after setup, so this runs in the call phase."""
+    """Title and description (the check's page, markdown); allure-pytest overwrites both after setup, so this runs
+    in the call phase. The guide's link is label_test's."""
     allure.dynamic.title(f"{check.id} on {host}")
-    allure.dynamic.description(f"{check.rationale}\n\nKolla documentation: {check.doc}")
+    allure.dynamic.description(check.page)
 
 
 def attach_finding(finding: Finding) -> None:

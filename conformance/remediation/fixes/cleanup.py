@@ -42,7 +42,8 @@ _ARCHIVE = _MOUNTPOINT + ' && tar -C "$m" -cpf "$3" .'
 _RESTORE = '"$1" volume create "$2" >/dev/null && ' + _MOUNTPOINT + ' && tar -C "$m" -xpf "$3"'
 
 
-@fix("cleanup.volumes", risk=Risk.DESTRUCTIVE, title="remove the libvirt volumes the cleanup left behind")
+@fix("cleanup.volumes", risk=Risk.DESTRUCTIVE, title="remove the libvirt volumes the cleanup left behind",
+     kind="auto (some cases)")
 def volumes(ctx):
     exp, facts = ctx.expectation, ctx.facts
     if not exp.cleanup_remove_volumes:

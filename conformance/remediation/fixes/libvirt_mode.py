@@ -19,7 +19,8 @@ def _has_systemd(facts) -> bool:
 _EACH_UNIT = 'verb=$1; shift; for u in "$@"; do systemctl $verb "$u" 2>/dev/null || true; done'
 
 
-@fix("libvirt.no-host-daemon", risk=Risk.DISRUPTIVE, title="stop the host libvirt daemon beside nova_libvirt")
+@fix("libvirt.no-host-daemon", risk=Risk.DISRUPTIVE, title="stop the host libvirt daemon beside nova_libvirt",
+     kind="auto (some cases)")
 def no_host_daemon(ctx):
     facts = ctx.facts
     daemons = libvirt_host.host_daemons(facts)   # the check's own test: same mount namespace as the login shell

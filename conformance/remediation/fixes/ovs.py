@@ -34,7 +34,8 @@ def _wrapper(ctx) -> list:
     return [WriteFile(path, content, before, mode=0o755, owner="root:root", risk=Risk.DISRUPTIVE)]
 
 
-@fix("ovs.vsctl-in-libvirt-path", risk=Risk.DISRUPTIVE, title="install Kolla's ovs-vsctl wrapper for the host libvirt")
+@fix("ovs.vsctl-in-libvirt-path", risk=Risk.DISRUPTIVE, title="install Kolla's ovs-vsctl wrapper for the host libvirt",
+     kind="auto (some cases)")
 def vsctl_in_libvirt_path(ctx):
     exp, facts = ctx.expectation, ctx.facts
     if not exp.libvirt_container:
@@ -47,7 +48,8 @@ def vsctl_in_libvirt_path(ctx):
     return _wrapper(ctx)
 
 
-@fix("ovs.wrapper-engine", risk=Risk.DISRUPTIVE, title="make Kolla's wrapper call the configured engine")
+@fix("ovs.wrapper-engine", risk=Risk.DISRUPTIVE, title="make Kolla's wrapper call the configured engine",
+     kind="auto (some cases)")
 def wrapper_engine(ctx):
     binary = ctx.facts.probe(ovs_probes.host_binary)
     if binary.wrapper_engine == ctx.expectation.container_engine:

@@ -27,7 +27,8 @@ def render_auth_conf(authname: str, password: str) -> str:
 
 
 @fix("sasl.mech-list", risk=Risk.SAFE, title="restore Kolla's SASL mech list in sasl.conf")
-@fix("sasl.mech-matches-tls", risk=Risk.SAFE, title="restore a SASL mech list that works on this transport")
+@fix("sasl.mech-matches-tls", risk=Risk.SAFE, title="restore a SASL mech list that works on this transport",
+     kind="auto (some cases)")
 def mech_list(ctx):
     exp = ctx.expectation
     mechs = list(exp.sasl_mech_list)

@@ -19,10 +19,11 @@ for _check_id, _why in {
 }.items():
     def _manual(ctx, _why=_why):
         raise Manual(f"{_why}: {REISSUE}")
-    fix(_check_id, risk=Risk.SAFE, title="new certificate (manual)")(_manual)
+    fix(_check_id, risk=Risk.SAFE, title="new certificate (manual)", kind="manual")(_manual)
 
 
-@fix("tls.installed-files", risk=Risk.SAFE, title="owners and modes of the installed certificates and keys")
+@fix("tls.installed-files", risk=Risk.SAFE, title="owners and modes of the installed certificates and keys",
+     kind="auto (some cases)")
 def installed_files(ctx):
     exp, facts = ctx.expectation, ctx.facts
     actions, restart = [], set()
@@ -37,7 +38,7 @@ def installed_files(ctx):
                 continue
             if container:   # set_configs installs them with config.json's owner and mode on every start
                 restart.add(container)
-            else:           # Kolla's source on the host: root, 0600 (KOLLA-FACTS §3)
+            else:           # Kolla's source on the host: root, 0600 (docs/kolla-provenance.md §3)
                 actions.append(SetAttrs(path, mode=mode, owner=f"{owner}:{group or 'root'}"))
     if not exp.libvirt_container:   # the host daemon's own keys at libvirt's default paths: root only
         for name, path in tls_probes.LIBVIRT_PKI.items():

@@ -12,7 +12,8 @@ UDEV_RULE = "/etc/udev/rules.d/99-kolla-kvm.rules"      # roles/nova-cell/tasks/
 MODULES_LOAD = "/etc/modules-load.d/kvm.conf"
 
 
-@fix("virt.dev-kvm-access", risk=Risk.SAFE, title="give /dev/kvm the group and mode QEMU needs")
+@fix("virt.dev-kvm-access", risk=Risk.SAFE, title="give /dev/kvm the group and mode QEMU needs",
+     kind="auto (some cases)")
 def dev_kvm_access(ctx):
     exp, facts = ctx.expectation, ctx.facts
     dev = facts.probe(virt_probes.dev_kvm)
@@ -45,7 +46,7 @@ def kvm_module(ctx):
                               risk=Risk.DISRUPTIVE)]
 
 
-@fix("virt.cpu-vt-flags", risk=Risk.SAFE, title="hardware virtualisation (manual)")
+@fix("virt.cpu-vt-flags", risk=Risk.SAFE, title="hardware virtualisation (manual)", kind="manual")
 def cpu_vt_flags(ctx):
     # Name where kvm comes from: the operator changes it there, or the next reconfigure renders kvm again.
     raise Manual("enable VT-x/AMD-V in the firmware (BIOS/UEFI) or expose it to this VM (nested virtualisation); "
@@ -54,13 +55,13 @@ def cpu_vt_flags(ctx):
                  "/etc/kolla/config/nova/<host>/nova-compute.conf) and run `kolla-ansible reconfigure -t nova`")
 
 
-@fix("virt.dev-kvm", risk=Risk.SAFE, title="/dev/kvm missing (manual)")
+@fix("virt.dev-kvm", risk=Risk.SAFE, title="/dev/kvm missing (manual)", kind="manual")
 def dev_kvm(ctx):
     raise Manual("/dev/kvm appears when kvm_intel/kvm_amd loads: fix virt.cpu-vt-flags and virt.kvm-module first; "
                  "if the module is loaded, check that udev runs (`udevadm trigger --subsystem-match=misc`)")
 
 
-@fix("virt.type-rendered", risk=Risk.SAFE, title="rendered virt_type (manual)")
+@fix("virt.type-rendered", risk=Risk.SAFE, title="rendered virt_type (manual)", kind="manual")
 def type_rendered(ctx):
     raise Manual("nova.conf is Kolla's rendering: put [libvirt] virt_type in /etc/kolla/config/nova/[<host>/]"
                  "nova-compute.conf (or set nova_compute_virt_type), then `kolla-ansible reconfigure -t nova`; "
