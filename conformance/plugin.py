@@ -21,6 +21,7 @@ from conformance.runtime import Run
 
 SUITE = Path(__file__).parent / "suite" / "kolla_conformance.py"
 FINDING_PROPERTY = results.FINDING_PROPERTY
+SESSION = pytest.StashKey["ConformanceSession"]()   # the run's session, for the suite's fixtures
 
 
 class ConformanceWarning(UserWarning):
@@ -78,7 +79,12 @@ def pytest_configure(config):
     # them only through workerinput; without it they never tag items with their host group.
     if getattr(config, "workerinput", {}).get("conformance_loadgroup"):
         config.option.loadgroup = True
-    config.pluginmanager.register(ConformanceSession(config, Run(profile)), "kolla-conformance-session")
+    session = ConformanceSession(config, Run(profile))
+    config.stash[SESSION] = session
+    config.pluginmanager.register(session, "kolla-conformance-session")
+    xmlpath = config.getoption("xmlpath", None)
+    if xmlpath and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_JunitNames(Path(xmlpath).absolute()), "kolla-conformance-junit")
     # The checks live in the installed package; collect them whatever the current directory is.
     # Collected through its folder so node ids read `kolla_conformance.py::test_check[<host>:<check id>]`.
     config.addinivalue_line("python_files", SUITE.name)
@@ -86,6 +92,17 @@ def pytest_configure(config):
         config.args = [str(SUITE.parent)]
     elif not any(str(Path(arg.split("::")[0]).resolve()).startswith(str(SUITE.parent)) for arg in config.args):
         config.args.append(str(SUITE.parent))
+
+
+class _JunitNames:
+    """Names each JUnit case by check and host once pytest's junitxml wrote the file (trylast: after it)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session):
+        results.name_junit_cases(self.path)
 
 
 def _one_line(message: str) -> str:
@@ -123,6 +140,7 @@ class ConformanceSession:
         except ConformanceError as exc:
             raise pytest.UsageError(_one_line(str(exc))) from None   # one line, exit code 4
 
+    @pytest.hookimpl(optionalhook=True)   # an xdist hook: absent with -p no:xdist
     def pytest_configure_node(self, node):
         """xdist controller, once per worker: tell it whether tests are grouped by host."""
         node.workerinput["conformance_loadgroup"] = self.config.getoption("dist", "no") == "loadgroup"
@@ -144,24 +162,17 @@ class ConformanceSession:
     def _phases(self, check) -> list[str]:
         return [p.value for p in check.phases if p.value in self.run.profile.phases]
 
-    # -- fixtures -------------------------------------------------------------------------------------
-    @pytest.fixture(scope="session")
-    def conformance_session(self):
-        yield self
-        self.run.close()
-
-    @pytest.fixture
-    def conformance_host(self, conformance_target, request):
+    # -- setup (the suite's fixtures call these: conformance/suite/kolla_conformance.py) -------------------
+    def prepare_host(self, target: Target, node):
         """The host's context, prepared in setup: an unreachable host is an error, not a failed check."""
-        check = check_registry.REGISTRY[conformance_target.check_id]
-        allure_report.label_test(check, conformance_target.host, self._phases(check))
-        context = self.run.host(conformance_target.host)
+        check = check_registry.REGISTRY[target.check_id]
+        allure_report.label_test(check, target.host, self._phases(check))
+        context = self.run.host(target.host)
         try:
             context.prepare()
         except ConformanceError as exc:
             status = Status.UNREACHABLE if isinstance(exc, HostUnreachable) else Status.FAIL
-            self._record(request.node, check, conformance_target.host, status,
-                         "a reachable host with a resolvable expectation", str(exc))
+            self._record(node, check, target.host, status, "a reachable host with a resolvable expectation", str(exc))
             raise
         return context
 
@@ -198,15 +209,24 @@ class ConformanceSession:
         return finding
 
     # -- results (on the controller under xdist: reports carry the findings over) -----------------------
-    @pytest.hookimpl(hookwrapper=True)
+    # trylast: the innermost wrapper, so allure's and junit's hooks see the waived outcome.
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(self, item, call):
-        results.apply_waiver(item, call, self.results.waivers)   # before the report is built from `call`
-        yield
+        waived = results.apply_waiver(item, call, self.results.waivers)
+        report = yield
+        if waived is not None:
+            results.show_waiver(item, report, waived)
+        return report
+
+    def pytest_report_teststatus(self, report, config):
+        """WAIVED and NOT JUDGED as their own words, beside PASSED, FAILED and SKIPPED (n/a)."""
+        return results.teststatus(report)
 
     @pytest.hookimpl(tryfirst=True)   # before junitxml records the report, so the readable names stick
     def pytest_runtest_logreport(self, report):
         self.results.logreport(report)
 
+    @pytest.hookimpl(optionalhook=True)   # an xdist hook: absent with -p no:xdist
     def pytest_testnodedown(self, node, error):
         self.worker_stats.update(getattr(node, "workeroutput", {}).get("conformance_stats", {}))
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+import xml.etree.ElementTree as ET
+
 import allure
 import pytest
-from _pytest._code import ExceptionInfo
-from _pytest.junitxml import xml_key
 
 from conformance import waivers as waiver_rules
 from conformance.model import Finding, Status
@@ -25,35 +26,61 @@ def _finding_of(properties) -> tuple[int, Finding] | None:
     return None
 
 
-def _raised(exc: BaseException) -> ExceptionInfo:
-    try:
-        raise exc
-    except type(exc):
-        return ExceptionInfo.from_current()
-
-
-def apply_waiver(item, call, waivers) -> None:
+def apply_waiver(item, call, waivers) -> Finding | None:
     """Before the report is built (makereport, call phase): a waived FAIL becomes a skip whose reason is the waiver,
-    so pytest, JUnit and Allure all show it as waived; an expired waiver stays a failure and says so."""
+    so pytest, JUnit and Allure all show it as waived; an expired waiver stays a failure and says so. Returns the
+    finding with its waiver when one matched (show_waiver finishes the report), else None."""
     if call.when != "call" or not waivers:
-        return
+        return None
     found = _finding_of(item.user_properties)
     if found is None:
-        return
+        return None
     index, finding = found
     finding = waiver_rules.apply(waivers, finding)
     if not finding.waiver:
-        return
+        return None
     item.user_properties[index] = (FINDING_PROPERTY, finding.to_json())
     note = waiver_rules.describe(finding)
     allure.dynamic.tag("waived" if finding.waived else "waiver-expired")
     allure.attach(note, name="waiver", attachment_type=allure.attachment_type.TEXT)
     if finding.status is Status.FAIL:
-        if finding.waived:
-            # the item's location, not this helper's, so reports point at the check
-            call.excinfo = _raised(pytest.skip.Exception(f"{note} [{finding.summary()}]", _use_item_location=True))
-        else:
-            call.excinfo = _raised(pytest.fail.Exception(f"{finding.summary()} [{note}]", pytrace=False))
+        outcome = (pytest.skip.Exception(_waived_reason(finding)) if finding.waived
+                   else pytest.fail.Exception(f"{finding.summary()} [{note}]", pytrace=False))
+        call.excinfo = _raised(outcome)
+    return finding
+
+
+def _raised(exc: BaseException) -> pytest.ExceptionInfo:
+    try:
+        raise exc
+    except BaseException:
+        return pytest.ExceptionInfo.from_current()
+
+
+def _waived_reason(finding: Finding) -> str:
+    return f"{waiver_rules.describe(finding)} [{finding.summary()}]"
+
+
+def show_waiver(item, report, finding: Finding) -> None:
+    """A waived failure's report points at the check's test, not at the code that waived it."""
+    if finding.waived and finding.status is Status.FAIL and report.skipped:
+        path, line, _ = item.location
+        report.longrepr = (path, (line or 0) + 1, f"Skipped: {_waived_reason(finding)}")
+
+
+def teststatus(report):
+    """pytest_report_teststatus: (category, letter, word) for waived and not-judged results, else None."""
+    if report.when != "call":
+        return None
+    found = _finding_of(report.user_properties)
+    if found is None:
+        return None
+    finding = found[1]
+    if finding.waived and report.skipped:
+        return "waived", "w", "WAIVED"
+    if finding.not_judged and report.skipped:
+        return "not judged", "j", "NOT JUDGED"
+    return None
 
 
 class Results:
@@ -69,19 +96,10 @@ class Results:
         if found is not None:
             finding = found[1]
             self.findings[(finding.host, finding.check_id)] = finding
-            self._junit_names(report, finding)
         if report.failed and (found is None or found[1].status not in (Status.FAIL, Status.UNREACHABLE)):
             if report.nodeid not in self.crashed:
                 self.crashed.append(report.nodeid)
 
-    def _junit_names(self, report, finding: Finding) -> None:
-        # One <testcase> per check per host, named for people: classname = the check id (CI tools group by its
-        # area prefix), name = the host. The xml reporter keeps attributes added before it records the report.
-        xml = self.config.stash.get(xml_key, None)
-        if xml is not None:
-            reporter = xml.node_reporter(report)
-            reporter.add_attribute("classname", finding.check_id)
-            reporter.add_attribute("name", finding.host)
 
     def ordered(self) -> list[Finding]:
         return sorted(self.findings.values(), key=lambda f: (f.host, f.check_id))
@@ -122,3 +140,25 @@ def write_properties(path: Path, values: dict[str, str]) -> None:
 
 
 __all__ = ["Results", "apply_waiver", "environment", "write_properties", "FINDING_PROPERTY"]
+
+
+_TEST_ID = re.compile(r"\[(?P<host>[^\[\]:]+):(?P<check>[a-z]+\.[a-z0-9-]+)\]$")
+
+
+def name_junit_cases(path: str | Path) -> None:
+    """One <testcase> per check per host, named for people: classname = the check id (CI tools group by its area
+    prefix), name = the host. Done on the file pytest's junitxml wrote (at the end of the session, on the
+    controller, under xdist too): its own names come from the test id `test_check[<host>:<check id>]`."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    tree = ET.parse(path)
+    changed = False
+    for case in tree.getroot().iter("testcase"):
+        match = _TEST_ID.search(case.get("name", ""))
+        if match:
+            case.set("classname", match["check"])
+            case.set("name", match["host"])
+            changed = True
+    if changed:
+        tree.write(path, encoding="utf-8", xml_declaration=True)

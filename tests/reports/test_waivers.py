@@ -1,6 +1,7 @@
 """Waivers: shown as waived with their reason in every report, expired ones stop waiving, unused ones are reported."""
 import datetime
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -57,8 +58,11 @@ def test_waived_failure_passes_the_gate_and_shows_everywhere(loopback_host, tmp_
     unused = entry(check="virt.dev-kvm", hosts="compute-9*", reason="typo in pattern")
     profile = _failing_profile(loopback_host, tmp_path, [entry(), unused])
     junit, alluredir = tmp_path / "junit.xml", tmp_path / "allure"
-    result = run_suite(profile, "-k", "virt.type-rendered", "--junitxml", str(junit), "--alluredir", str(alluredir))
+    # Public pytest API only: clean with pytest 10's removals as errors, and without xdist loaded.
+    result = run_suite(profile, "-k", "virt.type-rendered", "--junitxml", str(junit), "--alluredir", str(alluredir),
+                       "-v", "-p", "no:xdist", "-W", "error::pytest.PytestRemovedIn10Warning")
     assert result.exit_code == ExitCode.OK, result.output
+    assert re.search(r"=+ .*\b1 waived in [\d.]+s", result.output)   # its own word in pytest's own summary line
     # terminal: the matrix counts it as waived, a line gives the reason, the unused waiver is reported
     assert "1 waived" in result.output
     assert "WAIVED loop virt.type-rendered: waived: image rebuild pending CHG-42 (approved by jane.doe" in result.output

@@ -287,13 +287,7 @@ def test_every_automatic_fix_has_a_recorded_context():
 
 
 # Since 2b6987c the host-mode branch assigns a local `engine`, shadowing the probes module it reads first.
-KNOWN_BROKEN = {"ovs.vsctl-in-libvirt-path": "UnboundLocalError in conformance/remediation/fixes/ovs.py "
-                                             "vsctl_in_libvirt_path: the local `engine` shadows the module"}
-
-
-@pytest.mark.parametrize("check_id", [
-    pytest.param(c, marks=pytest.mark.xfail(raises=UnboundLocalError, strict=True, reason=KNOWN_BROKEN[c]))
-    if c in KNOWN_BROKEN else c for c in sorted(RECORDED)])
+@pytest.mark.parametrize("check_id", sorted(RECORDED))
 def test_automatic_fixes_plan_actions_and_partial_ones_also_manual_steps(check_id, exps):
     kind = all_fixes()[check_id].kind
     exp_name, facts, manual = RECORDED[check_id]

@@ -42,9 +42,9 @@ def vsctl_in_libvirt_path(ctx):
         vswitchd = facts.probe(engine.containers).get(VSWITCHD)
         binary = facts.probe(ovs_probes.host_binary)
         if binary.kind == "wrapper" and vswitchd is not None and not vswitchd.running:
-            engine = engine_name(exp.container_engine)
-            return [Command(shell("%s start %s", engine, VSWITCHD), f"start {VSWITCHD}",
-                            undo=shell("%s stop %s", engine, VSWITCHD), risk=Risk.DISRUPTIVE)]
+            cli = engine_name(exp.container_engine)
+            return [Command(shell("%s start %s", cli, VSWITCHD), f"start {VSWITCHD}",
+                            undo=shell("%s stop %s", cli, VSWITCHD), risk=Risk.DISRUPTIVE)]
     return _wrapper(ctx)
 
 
