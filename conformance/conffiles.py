@@ -82,7 +82,8 @@ def _libvirt_value(text: str, pos: int):
     if token.group("num") is not None:
         return int(token.group("num")), token.end()
     if token.group("open"):
-        items, pos = [], token.end()
+        items: list = []
+        pos = token.end()
         while True:
             closing = _TOKEN.match(text, pos)
             if closing and closing.group("close"):

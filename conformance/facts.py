@@ -55,7 +55,7 @@ class Facts:
     one timeout, not one per check. Once the host has lost `hang_budget` seconds to such reads, its remaining reads
     are not judged at once. So a hung host costs at most about 2 x command_timeout, whatever hangs."""
 
-    def __init__(self, connection: HostConnection, engine: str = "docker"):
+    def __init__(self, connection: HostConnection, engine: str | None):
         self.connection = connection
         self.engine = engine
         self._probes: dict[Any, Any] = {}
@@ -68,6 +68,12 @@ class Facts:
     def host(self) -> str:
         return self.connection.name
 
+    def require_engine(self) -> str:
+        """The container engine Kolla uses on this host (known once the expectation is resolved)."""
+        if self.engine is None:
+            raise ValueError("container reads need the engine: make Facts after the expectation is resolved")
+        return self.engine
+
     @property
     def command_timeout(self) -> int:
         return self.connection.ssh.command_timeout
@@ -79,7 +85,7 @@ class Facts:
         self._commands.clear()
         self._hung.clear()
 
-    def probe(self, fn: Callable[["Facts"], T], *args) -> T:
+    def probe(self, fn: Callable[..., T], *args: Any) -> T:
         key = (fn, args)
         if key not in self._probes:
             self._probes[key] = fn(self, *args)
@@ -117,11 +123,12 @@ class Facts:
 
         Raises ContainerUnavailable when the command did not run to its end; a probe that can say something
         useful about a missing container catches it, otherwise the check is not judged (see Check.run)."""
+        engine = self.require_engine()
         command = shell(template, *args)
         # A hung exec blames the container and what its command talks to, not the engine: `ps` answered.
         inside = (f"container {container}",) + tuple(d for d in _daemons(template) if d not in ("docker", "podman"))
-        result = self._read((container, command), (self.engine,) + inside, inside,
-                            lambda limit: self.connection.container_exec(self.engine, container, command,
+        result = self._read((container, command), (engine,) + inside, inside,
+                            lambda limit: self.connection.container_exec(engine, container, command,
                                                                           timeout=limit), timeout)
         if result.exec_error:
             raise ContainerUnavailable(container, result.exec_error)

@@ -17,7 +17,7 @@ class HostContext:
         self.profile, self.plan = profile, plan
         self.connection = HostConnection(plan.name, plan.address, plan.ssh, control_dir)
         self._facts: Facts | None = None
-        self._expectation = None
+        self._expectation: expectations.Expectation | None = None
         self._failure: Exception | None = None
 
     def prepare(self) -> tuple[expectations.Expectation, Facts]:
@@ -25,20 +25,21 @@ class HostContext:
         so every later check of an unreachable host fails at once instead of waiting for its own timeout."""
         if self._failure is not None:
             raise self._failure
-        if self._expectation is None:
+        if self._expectation is None or self._facts is None:
             try:
-                facts = Facts(self.connection)
-                variables = self.profile.variables(self.plan, facts=lambda: facts.probe(host_probes.ansible_facts))
-                self._expectation = expectations.resolve(
+                # What resolution may need from the host (Ansible's facts), read before the engine is known.
+                host_facts = Facts(self.connection, engine=None)
+                variables = self.profile.variables(self.plan,
+                                                   facts=lambda: host_facts.probe(host_probes.ansible_facts))
+                expectation = expectations.resolve(
                     variables, release=self.profile.release,
                     nova_conf_overrides=self.profile.kolla.nova_compute_overrides(self.plan.name),
                     ovs_agent_overrides=self.profile.kolla.ovs_agent_overrides(self.plan.name))
                 custom = self.profile.kolla.custom_config_dir
                 self._expectation = dataclasses.replace(
-                    self._expectation, operator_config_dir=str(custom) if custom else None,
+                    expectation, operator_config_dir=str(custom) if custom else None,
                     live_probes=self.profile.live_probes, expiry_warning_days=self.profile.expiry_warning_days)
-                facts.engine = self._expectation.container_engine
-                self._facts = facts
+                self._facts = Facts(self.connection, engine=self._expectation.container_engine)
             except Exception as exc:
                 self._failure = exc
                 raise

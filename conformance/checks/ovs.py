@@ -52,7 +52,7 @@ def _libvirt_vsctl(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]
 def _answering_vsctl(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]:
     """Like _libvirt_vsctl, for checks that need ovs-vsctl to answer: one cause is reported once."""
     vsctl, skip = _libvirt_vsctl(exp, facts)
-    if skip is None and (not vsctl.resolved or not _show(facts, vsctl).ok):
+    if skip is None and vsctl is not None and (not vsctl.resolved or not _show(facts, vsctl).ok):
         skip = Verdict.not_applicable("ovs-vsctl does not answer for libvirt (see ovs.vsctl-in-libvirt-path)")
     return vsctl, skip
 

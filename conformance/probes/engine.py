@@ -110,18 +110,18 @@ INSPECT_ALL = {engine: f"ids=$({engine} ps -aq); [ -z \"$ids\" ] && echo '[]' ||
 def _listing(facts: Facts, command: str, parse) -> Listing:
     result = facts.run(command)
     items = tuple(parse(result.stdout)) if result.ok else ()
-    return Listing(facts.engine, command, result.ok, items, result.stdout if result.ok else result.stderr)
+    return Listing(facts.require_engine(), command, result.ok, items, result.stdout if result.ok else result.stderr)
 
 
 def containers(facts: Facts) -> Listing:
     """All containers of the engine Kolla is configured with (`ps -a`: stopped ones too)."""
-    return _listing(facts, PS[facts.engine], parse_ps)
+    return _listing(facts, PS[facts.require_engine()], parse_ps)
 
 
 def containers_detail(facts: Facts) -> Listing:
     """`inspect` of every container: health and the named volumes each one mounts."""
-    return _listing(facts, INSPECT_ALL[facts.engine], parse_inspect)
+    return _listing(facts, INSPECT_ALL[facts.require_engine()], parse_inspect)
 
 
 def volumes(facts: Facts) -> Listing:
-    return _listing(facts, VOLUME_LS[facts.engine], parse_volume_ls)
+    return _listing(facts, VOLUME_LS[facts.require_engine()], parse_volume_ls)

@@ -30,7 +30,7 @@ def parse_daemons(text: str) -> list[Daemon]:
     daemons = []
     for match in re.finditer(r"^(\d+) (\S+) (\S+)$", text, re.M):
         pid, root, name = match.groups()
-        daemons.append(Daemon(int(pid), name, bool(own) and root == own.group(1)))
+        daemons.append(Daemon(int(pid), name, own is not None and root == own.group(1)))
     return daemons
 
 

@@ -73,9 +73,9 @@ def libvirt_login(facts, uri: str, authname: str, password: Secret, client_pki: 
     A probe (cached per host through Facts.probe) although it runs here: `client_pki` is a tuple of
     (file name, bytes) so it can be part of the cache key."""
     limit = _limit(facts, LOGIN_TIMEOUT)
-    client_pki = dict(client_pki or ())
-    with private_pki(client_pki) as tmp:
-        if client_pki:
+    files = dict(client_pki or ())
+    with private_pki(files) as tmp:
+        if files:
             uri += ("&" if "?" in uri else "?") + f"pkipath={tmp}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIBVIRT_")}
         (tmp / "auth.conf").touch(mode=0o600)   # an empty auth file: only our callback's credentials count
@@ -136,7 +136,7 @@ def tls_handshake(facts, hostname: str, port: int, ca_pem: bytes, client_pki: tu
         except (ssl.SSLError, OSError) as exc:
             return Handshake(False, f"TLS handshake failed: {exc}")
         with tls:
-            peer = certs.describe(x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)))
+            peer = certs.describe(x509.load_der_x509_certificate(tls.getpeercert(binary_form=True) or b""))
             version = tls.version() or ""
             try:
                 ack = tls.recv(1)
@@ -167,6 +167,6 @@ def foreign_client_pki(ca_pem: bytes) -> tuple:
 def resolve(_facts, name: str) -> list[str]:
     """What the runner resolves `name` to (IPv4 and IPv6), or [] if it does not resolve."""
     try:
-        return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)))
+        return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)))
     except socket.gaierror:
         return []

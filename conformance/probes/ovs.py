@@ -95,14 +95,15 @@ def libvirt_vsctl(facts: Facts, container: str | None) -> LibvirtVsctl:
     if not daemons:
         return LibvirtVsctl("host", None, "", "", None, problem="no libvirtd/virtqemud process runs on the host")
     daemon = daemons[0]
-    env = facts.probe(libvirt_host.environ, daemon.pid)
-    path = env.get("PATH")
+    env: dict[str, str] = facts.probe(libvirt_host.environ, daemon.pid)
     source = f"/proc/{daemon.pid}/environ ({daemon.name})"
-    if path is None:
+    if "PATH" in env:
+        path = env["PATH"]
+    else:
         path, source = libvirt_host.DEFAULT_PATH, f"default search path: {daemon.name} pid {daemon.pid} has no PATH"
     template, script = _RESOLVE
-    resolved = facts.run(template, script, path).stdout.strip() or None
-    return LibvirtVsctl(f"host {daemon.name} pid {daemon.pid}", None, path, source, resolved)
+    found = facts.run(template, script, path).stdout.strip()
+    return LibvirtVsctl(f"host {daemon.name} pid {daemon.pid}", None, path, source, found or None)
 
 
 def run_vsctl(facts: Facts, vsctl: LibvirtVsctl, arg: str) -> CommandResult:

@@ -136,7 +136,10 @@ def _parse(name: str, data: bytes, certs_out: dict, keys_out: dict, problems: di
 def operator_cert_set(_facts, custom_config_dir: str, host: str) -> CertSet:
     """The files `kolla-ansible deploy` would copy to `host`, read locally in Kolla's search order."""
     found = operator_files(custom_config_dir, host)
-    paths, parsed_certs, keys, problems = {}, {}, {}, {}
+    paths: dict[str, str] = {}
+    parsed_certs: dict = {}
+    keys: dict = {}
+    problems: dict[str, str] = {}
     for name, file in found.items():
         paths[name] = str(file.path) if file.path else " or ".join(file.searched)
         if file.path is None:
@@ -149,7 +152,10 @@ def operator_cert_set(_facts, custom_config_dir: str, host: str) -> CertSet:
 
 def host_pki_set(facts: Facts) -> CertSet:
     """A host libvirt's own files at libvirt's default paths; keys reduced to their public half on the host."""
-    paths, parsed_certs, keys, problems = dict(LIBVIRT_PKI), {}, {}, {}
+    paths: dict[str, str] = dict(LIBVIRT_PKI)
+    parsed_certs: dict = {}
+    keys: dict = {}
+    problems: dict[str, str] = {}
     for name, path in LIBVIRT_PKI.items():
         data = host_public_key(facts, path) if name.endswith("key.pem") else host_certificate(facts, path)
         if not data:

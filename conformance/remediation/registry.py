@@ -11,6 +11,12 @@ import dataclasses
 import enum
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conformance.facts import Facts
+    from conformance.kolla.expectations import Expectation
+    from conformance.model import Verdict
 
 FIX_MODULES = tuple(f"conformance.remediation.fixes.{name}"
                     for name in ("sasl", "tls", "virt", "ovs", "libvirt_mode", "cleanup"))
@@ -47,9 +53,9 @@ class Manual(Exception):
 @dataclasses.dataclass(frozen=True)
 class FixContext:
     host: str
-    expectation: object        # conformance.kolla.expectations.Expectation
-    facts: object              # conformance.facts.Facts (the run's cached facts of this host)
-    verdict: object            # the failing Verdict
+    expectation: Expectation
+    facts: Facts               # the run's cached facts of this host
+    verdict: Verdict           # the failing one
     source_of: Callable[[str], str] = lambda name: "Kolla defaults"   # where a Kolla variable was set
     notes: list[str] = dataclasses.field(default_factory=list)        # the plan's remarks (e.g. globals.yml drift)
 

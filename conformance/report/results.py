@@ -111,7 +111,7 @@ class Results:
         return gate.exit_code(self.findings.values(), self.strict_warnings, crashed=len(self.crashed))
 
     def write_json(self, path: str | Path) -> None:
-        merge.write(self.ordered(), path)
+        merge.write(self.ordered(), Path(path))
 
 
 def environment(profile, findings) -> dict[str, str]:

@@ -54,7 +54,7 @@ class _Connection:
 
 def test_a_hung_daemon_is_waited_for_once_and_named():
     conn = _Connection(hangs={"virsh"})
-    facts = Facts(conn)
+    facts = Facts(conn, engine="docker")
     with pytest.raises(ReadTimedOut, match="did not answer within 6s on h1"):
         facts.run_in("nova_libvirt", "virsh version --daemon")
     with pytest.raises(ReadTimedOut, match="not read: .*virsh"):
@@ -68,7 +68,7 @@ def test_a_hung_daemon_is_waited_for_once_and_named():
 
 
 def test_a_hung_engine_blocks_every_exec_but_not_the_host():
-    facts = Facts(_Connection(hangs={"docker ps"}))
+    facts = Facts(_Connection(hangs={"docker ps"}), engine="docker")
     with pytest.raises(ReadTimedOut):
         facts.run("docker ps -a")
     with pytest.raises(ReadTimedOut, match="not read"):
@@ -78,7 +78,7 @@ def test_a_hung_engine_blocks_every_exec_but_not_the_host():
 
 def test_no_read_waits_longer_than_the_profile_or_the_host_has_left():
     conn = _Connection(hangs={"a-", "b-"}, command_timeout=6)
-    facts = Facts(conn)
+    facts = Facts(conn, engine="docker")
     facts.run("x", timeout=120)                          # a probe's wish never beats the profile
     assert conn.sent[-1] == ("x", 6)
     for name in ("a-1", "b-1"):
@@ -92,7 +92,7 @@ def test_no_read_waits_longer_than_the_profile_or_the_host_has_left():
 
 def test_a_timeout_is_remembered_until_the_host_is_read_again():
     conn = _Connection(hangs={"virsh"})
-    facts = Facts(conn)
+    facts = Facts(conn, engine="docker")
     for _ in range(3):
         with pytest.raises(ReadTimedOut):
             facts.run("virsh version")
@@ -107,4 +107,4 @@ def test_an_exec_that_did_not_end_is_not_an_answer():
         def container_exec(self, engine, container, command, timeout=None):
             return CommandResult(command, 137, "partial", "", exec_error="container stopped")
     with pytest.raises(ContainerUnavailable, match="container stopped"):
-        Facts(Dying()).run_in("nova_libvirt", "ls")
+        Facts(Dying(), engine="docker").run_in("nova_libvirt", "ls")
