@@ -81,7 +81,7 @@ def load_profile(path: str | Path) -> Profile:
     for key in ("identity_file", "config", "known_hosts"):
         if key in ssh_data:
             file = _path(base, ssh_data[key])
-            if not file.is_file():
+            if file is None or not file.is_file():
                 raise ProfileError(path, f"ssh.{key}", f"file not found: {file}")
             ssh_data = {**ssh_data, key: str(file)}
     _check_ssh(path, ssh_data)
@@ -241,7 +241,8 @@ def _hosts(path: Path, listed, config: KollaConfig, ssh: SshSettings, overrides:
         ansible = {var: _ansible_var(variables, var) for var in ("ansible_host", "ansible_user", "ansible_port")}
         address = entry.get("address") or ansible["ansible_host"] or name
         if not entry.get("address") and not ansible["ansible_host"] and not is_address(name):
-            where = (path, f"{key}.name") if listed is not None else (config.inventory.path, key)
+            where = (path, f"{key}.name") if listed is not None or config.inventory is None \
+                else (config.inventory.path, key)
             raise ProfileError(*where, f"{name!r} is not a host name or IP address: give it an address "
                                        f"(ansible_host; a port goes in ansible_port)")
         port = entry.get("port") or ansible["ansible_port"] or ssh.port

@@ -1,8 +1,12 @@
 """The resolved intended settings for one compute host: what the checks compare the host against."""
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import re
+from collections.abc import Sequence
+from typing import NoReturn
+
 from conformance.errors import ProfileError
 from conformance.kolla.templar import NeedsHostFacts, Variables, to_bool
 
@@ -97,10 +101,11 @@ class _Reader:
     def __init__(self, variables: Variables):
         self.v = variables
 
-    def _fail(self, name: str, problem: str):
+    def _fail(self, name: builtins.str, problem: builtins.str) -> NoReturn:
         raise ProfileError(self.v.source_of(name), name, problem)
 
-    def str(self, name: str, choices: tuple[str, ...] | None = None) -> str:
+    # Named after the types they read (the _READS table names them): inside the class, spell the builtins out.
+    def str(self, name: builtins.str, choices: tuple[builtins.str, ...] | None = None) -> builtins.str:
         value = self.v[name]
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             self._fail(name, f"expected a string, got {value!r}")
@@ -109,7 +114,7 @@ class _Reader:
             self._fail(name, f"{value!r} is not one of {', '.join(choices)}")
         return value
 
-    def bool(self, name: str) -> bool:
+    def bool(self, name: builtins.str) -> builtins.bool:
         value = self.v[name]
         if isinstance(value, bool):
             return value
@@ -118,7 +123,7 @@ class _Reader:
             self._fail(name, f"expected a boolean, got {value!r}")
         return to_bool(text)
 
-    def int(self, name: str) -> int:
+    def int(self, name: builtins.str) -> builtins.int:
         value = self.v[name]
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):   # int() would take them
             self._fail(name, f"expected an integer, got {value!r}")
@@ -127,7 +132,7 @@ class _Reader:
         except (TypeError, ValueError, OverflowError):
             self._fail(name, f"expected an integer, got {value!r}")
 
-    def list(self, name: str) -> tuple[str, ...]:
+    def list(self, name: builtins.str) -> tuple[builtins.str, ...]:
         value = self.v[name]
         if isinstance(value, str):
             value = [value]
@@ -162,7 +167,7 @@ _READS = {
 
 def _read(read: "_Reader", field: str):
     method, name, *choices = _READS[field]
-    return getattr(read, method)(name, *choices)
+    return getattr(read, str(method))(name, *choices)
 
 
 def validate_static(variables: Variables) -> None:
@@ -185,7 +190,7 @@ def validate_static(variables: Variables) -> None:
 
 def resolve(variables: Variables, *, release: str | None,
             nova_conf_overrides: list[tuple[str, dict[str, dict[str, str]]]],
-            ovs_agent_overrides: list[tuple[str, dict[str, dict[str, str]]]] = ()) -> Expectation:
+            ovs_agent_overrides: Sequence[tuple[str, dict[str, dict[str, str]]]] = ()) -> Expectation:
     """The full expectation for one host. Needs host facts for migration_hostname/address (unless set).
 
     `nova_conf_overrides` are the operator's override files in merge order; the last `[libvirt] virt_type` wins

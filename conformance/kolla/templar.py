@@ -5,7 +5,7 @@ Only what Kolla's nova/libvirt variables need is supported; anything else is a c
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from jinja2.nativetypes import NativeEnvironment, native_concat
@@ -119,7 +119,7 @@ class Variables(Mapping):
         if isinstance(raw, str) and ("{{" in raw or "{%" in raw):
             try:
                 template = self._env.from_string(raw)
-                context = template.new_context(self, shared=True)
+                context = template.new_context(cast(dict, self), shared=True)   # a Mapping is all it reads
                 value = native_concat(template.root_render_func(context))
                 if isinstance(value, jinja2.Undefined):   # native rendering returns a lone Undefined unraised
                     value._fail_with_undefined_error()
