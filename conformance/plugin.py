@@ -205,7 +205,6 @@ class ConformanceSession:
                           judged=judged)
         allure_report.attach_finding(finding)
         node.user_properties.append((FINDING_PROPERTY, finding.to_json()))
-        self.config.hook.pytest_conformance_finding(finding=finding, node=node)
         return finding
 
     # -- results (on the controller under xdist: reports carry the findings over) -----------------------
