@@ -62,6 +62,23 @@ class Backup:
         self.entries: dict[str, Entry] = {}
         self.used = False          # the folder exists on the host (files saved, or archives put there)
 
+    @classmethod
+    def load(cls, remote: Remote, root: str) -> Backup:
+        """The backup folder another run made (it died before it could restore it), with the entries of its
+        manifest: restore_all() then puts back what that run saved. A line is in the manifest only once its copy
+        is complete, and a fix changes a path only after its line is there."""
+        backup = cls(remote, "")
+        backup.root = root
+        result = remote.run(script('[ -d "$1" ] || exit 3; cat "$1/manifest" 2>/dev/null || true', root))
+        backup.used = result.rc != 3
+        for line in result.stdout.splitlines() if result.ok else []:
+            fields = line.split("\t", 4)
+            if len(fields) == 5 and fields[0].isdigit() and fields[1] in ("file", "meta", "absent"):
+                number, kind, owner, mode, path = fields
+                owner, mode = ("", "") if kind == "absent" else (owner, mode)
+                backup.entries.setdefault(path, Entry(path, kind, int(number), owner, mode))
+        return backup
+
     def folder(self) -> str:
         """The backup folder, made on first use (for actions that archive more than files, e.g. volumes)."""
         if not self.used:

@@ -16,7 +16,7 @@ from pathlib import Path
 import allure
 import pytest
 
-from conformance.errors import ContainerUnavailable
+from conformance.errors import ConformanceError, ContainerUnavailable
 from conformance.facts import Facts
 from conformance.model import Verdict
 from conformance.probes.host import ansible_facts
@@ -93,6 +93,7 @@ class Remediation:
         self.lock_stale = config.getoption("remediate_lock_stale")
         self.prune_days = config.getoption("remediate_prune_backups")
         self._pruned: set[str] = set()
+        self._looked: set[str] = set()      # hosts whose lock was looked at for a dead run's half-done fix
         self.records: list[dict] = []
         self._scripts: dict[str, dict[str, str]] = {}   # host -> actions already in its script -> check id
         if not hasattr(config, "workerinput"):    # once per run, before any xdist worker writes
@@ -101,6 +102,40 @@ class Remediation:
     def _redact(self, text: str) -> str:
         session = self.config.pluginmanager.get_plugin("kolla-conformance-session")
         return session.run.redact(text) if session else text
+
+    # -- before the first check of each host: a dead run's half-done fix ----------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item):
+        """A run killed in the middle of a fix (SIGKILL) left its lock and journal on the host. Before any check
+        of that host is judged, apply mode takes the lock over and rolls the fix back (so the checks see the
+        host as it is, not half fixed), whatever this run plans for the host, even nothing; plan mode says so."""
+        context = getattr(item, "funcargs", {}).get("conformance_host")
+        if context is None or context.plan.name in self._looked:
+            return
+        self._looked.add(context.plan.name)
+        remote = Remote(context.connection, self._redact)
+        try:
+            if self.mode == "plan":
+                note = applier.stale_note(remote, lock_stale_after=self.lock_stale)
+                outcome = applier.Outcome("would recover", None, [note]) if note else None
+            else:
+                with allure.step("remediation: a dead run's lock on the host"):
+                    outcome = applier.recover_stale(remote, lock_stale_after=self.lock_stale, step=allure.step)
+        except applier.Interrupted as exc:   # recovered, then the run stops: no report of this test is logged
+            self.records.append(self._record_recovery(item, context.plan.name, exc.outcome))
+            raise
+        except (ActionError, ConformanceError) as exc:   # the check itself then reports the host's state
+            outcome = applier.Outcome("recovery failed", None, [], error=str(exc))
+        if outcome is not None:
+            self._record_recovery(item, context.plan.name, outcome)
+            _, facts = context.prepare()
+            facts.invalidate()   # the checks must see the host as the recovery left it
+
+    def _record_recovery(self, item, host: str, outcome) -> dict:
+        record = {"host": host, "check": "(lock)", "plan": f"{host}: a dead run's lock and half-done fix",
+                  "outcome": self._redact(outcome.text()), "state": outcome.state}
+        item.user_properties.append((PROPERTY, json.dumps(record)))   # to the summary, through xdist too
+        return record
 
     # -- the hook the conformance plugin calls after each check -----------------------------------------
     @pytest.hookimpl
@@ -143,9 +178,15 @@ class Remediation:
             except ContainerUnavailable:
                 return now, None
 
-        with allure.step(f"remediation: {fix.title} [{plan.risk}]"):
-            outcome = applier.apply(plan, remote, recheck, self.lock_wait, step=allure.step,
-                                    lock_stale_after=self.lock_stale, confirm=confirm)
+        try:
+            with allure.step(f"remediation: {fix.title} [{plan.risk}]"):
+                outcome = applier.apply(plan, remote, recheck, self.lock_wait, step=allure.step,
+                                        lock_stale_after=self.lock_stale, confirm=confirm)
+        except applier.Interrupted as exc:   # the host is consistent again; the run stops (pytest: exit 2)
+            facts.invalidate()
+            self._report(node, verdict, plan, exc.outcome.text() + pruned, exc.outcome.state)
+            self.records.append(json.loads(node.user_properties[-1][1]))   # an interrupted test is never logged
+            raise
         facts.invalidate()   # later checks of this host must see the host as it is now
         result = outcome.verdict or verdict   # the check run again, else (not run, or not judged) the failure
         return self._report(node, result, plan, outcome.text() + pruned, outcome.state)

@@ -35,7 +35,7 @@ def matrix(findings: list[Finding]) -> list[str]:
     cells = {(h, a): Counter(column(f) for f in findings if f.host == h and f.area == a) for h in hosts for a in areas}
     rows = [["host", *areas]] + [[h, *(_cell(cells[h, a]) if cells[h, a] else "-" for a in areas)] for h in hosts]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in rows]
+    return ["  ".join(text.ljust(w) for text, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def problems(findings: list[Finding]) -> list[str]:
@@ -57,21 +57,29 @@ def problems(findings: list[Finding]) -> list[str]:
     return lines
 
 
-def render(findings: list[Finding], stats: dict | None = None, unused=(), crashed=(), exit_code=None) -> list[str]:
+INTERRUPTED = "interrupted: no gate result (the run stopped before all its checks ran; exit 2)"
+
+
+def render(findings: list[Finding], stats: dict | None = None, unused=(), crashed=(), exit_code=None,
+           interrupted: bool = False) -> list[str]:
+    """`interrupted`: the run was stopped (Ctrl-C, SIGTERM); what it judged is shown, but no gate result."""
     lines = matrix(findings) if findings else ["no findings"]
     if stats:
-        lines += [f"ssh {h}: {s['connections']} connection(s), {s['commands']} commands" for h, s in sorted(stats.items())]
+        lines += [f"ssh {h}: {s['connections']} connection(s), {s['commands']} commands"
+                  for h, s in sorted(stats.items())]
     lines += problems(findings)
     lines += [f"UNUSED {w.label()}: matched no failing or warning finding (remove it, or fix its host pattern)"
               for w in unused]
     lines += [f"ERROR  {nodeid}: the check crashed (a suite bug); see the traceback above" for nodeid in crashed]
-    if exit_code is not None:
+    if interrupted:
+        lines.append(INTERRUPTED)
+    elif exit_code is not None:
         lines.append(f"gate: exit {int(exit_code)} ({MEANING.get(exit_code, exit_code.name.lower())})")
     return lines
 
 
 def summary(reporter, findings: list[Finding], stats: dict, **extra) -> None:
-    if not findings and not extra.get("crashed"):
+    if not findings and not extra.get("crashed") and not extra.get("interrupted"):
         return
     reporter.section("kolla conformance")
     for line in render(findings, stats, **extra):

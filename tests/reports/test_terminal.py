@@ -1,13 +1,14 @@
 """The terminal summary: hosts x areas matrix, then one line per problem with its fix hint."""
+import datetime
+
 from conformance.model import Finding, Severity, Status
 from conformance.report import terminal
 from conformance.waivers import Waiver
-import datetime
 
 
-def f(host, check, status, hint="", waiver=None, actual="a"):
+def f(host, check, status, hint="", waiver=None, actual="a", judged=True):
     return Finding(check, host, status, Severity.NORMAL, check.split(".")[0], "postdeploy", "e", actual, hint,
-                   waiver=waiver or {})
+                   waiver=waiver or {}, judged=judged)
 
 
 FINDINGS = [
@@ -42,9 +43,35 @@ def test_each_problem_is_one_line_with_its_fix():
 def test_a_check_not_judged_is_counted_and_listed_but_does_not_fail_the_gate():
     # A container restarting under the check: skipped like n/a, but the operator must see the host was not verified.
     findings = [f("c1", "sasl.a", Status.PASS),
-                f("c1", "sasl.b", Status.NOT_APPLICABLE, actual="not judged: cannot look inside nova_libvirt now: x"),
+                f("c1", "sasl.b", Status.NOT_APPLICABLE, actual="cannot look inside nova_libvirt now: x", judged=False),
                 f("c1", "sasl.c", Status.NOT_APPLICABLE, actual="libvirt_tls is false")]
     lines = terminal.render(findings, exit_code=terminal.ExitCode.OK)
     assert lines[1].split() == ["c1", "1", "pass", "1", "not", "judged"]
     assert "NOT JUDGED c1 sasl.b: cannot look inside nova_libvirt now: x" in lines
     assert not any("sasl.c" in line for line in lines) and lines[-1] == "gate: exit 0 (gate passed)"
+
+
+def test_an_interrupted_run_never_claims_a_gate_result():
+    """Ctrl-C or SIGTERM: the checks judged so far are shown, the gate is not (pytest exits 2)."""
+    for findings in ([f("c1", "virt.a", Status.PASS)], FINDINGS):
+        lines = terminal.render(findings, exit_code=terminal.ExitCode.OK, interrupted=True)
+        assert lines[-1] == "interrupted: no gate result (the run stopped before all its checks ran; exit 2)"
+        assert not any(line.startswith("gate:") for line in lines)
+
+
+def test_an_interrupted_run_with_nothing_judged_yet_still_says_so():
+    class Reporter:
+        def __init__(self):
+            self.lines = []
+
+        def section(self, title):
+            self.lines.append(f"== {title}")
+
+        def write_line(self, line):
+            self.lines.append(line)
+
+    quiet, interrupted = Reporter(), Reporter()
+    terminal.summary(quiet, [], {})
+    terminal.summary(interrupted, [], {}, exit_code=terminal.ExitCode.OK, interrupted=True)
+    assert quiet.lines == []
+    assert interrupted.lines == ["== kolla conformance", "no findings", terminal.INTERRUPTED]
