@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import threading
 
 from conformance.access import HostConnection, control_dir
@@ -81,4 +82,5 @@ class Run:
     def close(self) -> None:
         for ctx in self._hosts.values():
             ctx.connection.close()
+        shutil.rmtree(self._control_dir, ignore_errors=True)   # the sockets are gone with their masters
 

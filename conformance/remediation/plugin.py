@@ -19,6 +19,7 @@ import pytest
 from conformance.errors import ConformanceError, ContainerUnavailable
 from conformance.facts import Facts
 from conformance.model import Verdict
+from conformance.plugin import SESSION
 from conformance.probes.host import ansible_facts
 from conformance.remediation import applier, backup, planner
 from conformance.remediation.hostlock import STALE_AFTER
@@ -100,7 +101,7 @@ class Remediation:
             self._remove_old_scripts()
 
     def _redact(self, text: str) -> str:
-        session = self.config.pluginmanager.get_plugin("kolla-conformance-session")
+        session = self.config.stash.get(SESSION, None)   # the conformance run's declared interface
         return session.run.redact(text) if session else text
 
     # -- before the first check of each host: a dead run's half-done fix ----------------------------------
