@@ -17,7 +17,15 @@ import time
 
 from testinfra.backend.ssh import SshBackend
 
-from conformance.command import KILLED_AFTER_TIMEOUT, TIMED_OUT, Frame, container_name, engine_name, shell, with_status_line
+from conformance.command import (
+    KILLED_AFTER_TIMEOUT,
+    TIMED_OUT,
+    Frame,
+    container_name,
+    engine_name,
+    shell,
+    with_status_line,
+)
 from conformance.errors import HostUnreachable
 
 

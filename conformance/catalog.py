@@ -19,7 +19,7 @@ NO_FIX = "no"
 
 def fix_kinds() -> dict[str, str]:
     """Check id -> the kind of its fix ("auto", "auto (some cases)", "manual"), for checks that have one."""
-    from conformance.remediation.registry import all_fixes   # imports the fix modules, only when asked
+    from conformance.remediation.registry import all_fixes  # imports the fix modules, only when asked
     return {check_id: str(f.kind) for check_id, f in all_fixes().items()}
 
 

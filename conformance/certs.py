@@ -77,7 +77,8 @@ def describe(cert: x509.Certificate) -> str:
     """One evidence line: what an operator needs to recognise the certificate, nothing secret."""
     sans = ", ".join([f"DNS:{n}" for n in dns_sans(cert)] + [f"IP:{a}" for a in ip_sans(cert)]) or "none"
     return (f"subject {cert.subject.rfc4514_string() or '(empty)'}; issuer {cert.issuer.rfc4514_string()}; "
-            f"SAN {sans}; valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; "
+            f"SAN {sans}; valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
+            f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; "
             f"{fingerprint(cert)}")
 
 

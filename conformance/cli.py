@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from conformance import catalog, waivers as waiver_rules
+from conformance import catalog
+from conformance import waivers as waiver_rules
 from conformance.checks import all_checks
 from conformance.errors import ConformanceError, ExitCode
 from conformance.report import gate, html, merge, terminal

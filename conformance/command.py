@@ -102,12 +102,10 @@ class Frame:
 
     def parse(self, text: str) -> Framed | None:
         """The frame's content, or None when the output holds no (complete) frame."""
-        match = None
-        for match in self._pattern.finditer(text):
-            pass   # the last frame wins: noise before it cannot be one (it lacks the nonce)
-        if match is None:
+        frames = list(self._pattern.finditer(text))   # the last one wins: noise cannot make one (no nonce)
+        if not frames:
             return None
-        rc, out, err = match.groups()
+        rc, out, err = frames[-1].groups()
         return Framed(int(rc), _decode(out), _decode(err))
 
 

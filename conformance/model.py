@@ -105,7 +105,7 @@ class Finding:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Finding":
+    def from_json(cls, text: str) -> Finding:
         data: dict[str, Any] = json.loads(text)
         data["status"] = Status(data["status"])
         data["severity"] = Severity(data["severity"])

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from conformance import checks as check_registry
+from conformance import waivers as waiver_rules
 from conformance.errors import ConformanceError, ExitCode, HostUnreachable, ProfileError
 from conformance.model import Finding, Phase, Status
 from conformance.profile import load_profile
-from conformance import waivers as waiver_rules
 from conformance.report import allure_report, results, terminal
 from conformance.runtime import Run
 
@@ -193,7 +193,7 @@ class ConformanceSession:
         if verdict.status is Status.FAIL:
             pytest.fail(finding.summary(), pytrace=False)
         if verdict.status is Status.WARN:
-            warnings.warn(ConformanceWarning(finding.summary()))
+            warnings.warn(ConformanceWarning(finding.summary()), stacklevel=1)   # the finding, not a code location
         if verdict.status is Status.NOT_APPLICABLE:
             pytest.skip(f"{'not applicable' if verdict.judged else 'not judged'}: {finding.actual}")
 

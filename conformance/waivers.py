@@ -76,7 +76,8 @@ def _entry(path: Path, index: int, item, known_checks) -> Waiver:
             raise ProfileError(path, f"{where}.{key}", f"unknown key (known: {', '.join(sorted(KEYS))})")
     for key in REQUIRED:
         if item.get(key) in (None, ""):
-            raise ProfileError(path, f"{where}.{key}", "missing (every waiver needs check, reason, expires, approved_by)")
+            raise ProfileError(path, f"{where}.{key}",
+                               "missing (every waiver needs check, reason, expires, approved_by)")
     for key in ("check", "reason", "approved_by", "hosts"):
         if key in item and not isinstance(item[key], str):
             raise ProfileError(path, f"{where}.{key}", f"expected a string, got {item[key]!r}")

@@ -32,7 +32,7 @@ class KollaConfig:
     extra_vars: list[tuple[str, dict[str, Any]]]   # globals.yml, globals.d/*.yml, passwords.yml
 
     @classmethod
-    def load(cls, config_dir: Path | None, inventory: Path | None, group: str = "compute") -> "KollaConfig":
+    def load(cls, config_dir: Path | None, inventory: Path | None, group: str = "compute") -> KollaConfig:
         extra: list[tuple[str, dict[str, Any]]] = []
         if config_dir is not None:
             if not config_dir.is_dir():

@@ -165,7 +165,7 @@ _READS = {
 }
 
 
-def _read(read: "_Reader", field: str):
+def _read(read: _Reader, field: str):
     method, name, *choices = _READS[field]
     return getattr(read, str(method))(name, *choices)
 

@@ -86,7 +86,8 @@ class SetAttrs:
     risk: Risk = Risk.SAFE
 
     def describe(self) -> str:
-        parts = ([f"owner {self.owner}"] if self.owner else []) + ([f"mode {self.mode:04o}"] if self.mode is not None else [])
+        parts = ([f"owner {self.owner}"] if self.owner else []) + \
+            ([f"mode {self.mode:04o}"] if self.mode is not None else [])
         return f"set {self.path} to " + ", ".join(parts)
 
     def diff(self) -> str:

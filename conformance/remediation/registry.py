@@ -31,7 +31,7 @@ class Risk(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, text: str) -> "Risk":
+    def parse(cls, text: str) -> Risk:
         return cls[text.upper()]
 
 

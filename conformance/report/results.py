@@ -4,10 +4,9 @@ ConformanceSession (plugin.py) delegates its results hooks here, so reporting st
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import allure
 import pytest
@@ -129,7 +128,8 @@ def environment(profile, findings) -> dict[str, str]:
             "container.engine": ", ".join(sorted(engines)) or "unknown",
             "hosts": ", ".join(p.name for p in profile.hosts),
             "phase": ", ".join(profile.phases),
-            "hosts.unreachable": ", ".join(sorted({f.host for f in findings if f.status is Status.UNREACHABLE})) or "none"}
+            "hosts.unreachable": ", ".join(sorted({f.host for f in findings if f.status is Status.UNREACHABLE}))
+            or "none"}
 
 
 def write_properties(path: Path, values: dict[str, str]) -> None:

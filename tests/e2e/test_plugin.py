@@ -4,7 +4,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -44,7 +43,7 @@ def test_allure_results_label_every_check_and_leak_nothing(lab, tmp_path):
     tests = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
     assert len(tests) == 2 * 7          # 7 virt checks per host, the not-applicable one included (skipped)
     for test in tests:
-        labels = {(l["name"], l["value"]) for l in test["labels"]}
+        labels = {(label["name"], label["value"]) for label in test["labels"]}
         names = {name for name, _ in labels}
         assert {"epic", "feature", "story", "severity", "tag"} <= names
         assert ("epic", "Hardware virtualisation") in labels

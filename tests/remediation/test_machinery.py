@@ -4,9 +4,9 @@ import time
 
 import pytest
 
+from conformance.command import script
 from conformance.kolla.expectations import Secret
 from conformance.model import Verdict
-from conformance.command import script
 from conformance.remediation import applier, backup, hostlock
 from conformance.remediation.actions import Command, SetAttrs, WriteFile
 from conformance.remediation.backup import Backup
@@ -41,7 +41,8 @@ def plan_of(*actions, risk=Risk.SAFE):
     return Plan("localhost", Fix("sasl.mech-list", risk, "test fix", lambda ctx: []), list(actions))
 
 
-def run_apply(plan, tmp_path, verdict=Verdict.passed(), **kw):
+def run_apply(plan, tmp_path, verdict=None, **kw):
+    verdict = verdict or Verdict.passed()
     r = remote()
     return applier.apply(plan, r, lambda: verdict, lock_wait=0, lock_path=str(tmp_path / "lock"),
                          backup_root=str(tmp_path / "backups"), **kw), r

@@ -1,7 +1,7 @@
 """The offline HTML report, read in headless Chromium: a lab run with faults, and a loopback run with a lost host."""
 import json
-import re
 import os
+import re
 import shutil
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """JUnit: one readable test case per check per host; no output of a run carries the SASL password."""
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from conformance.errors import ExitCode
 from conformance.report import html

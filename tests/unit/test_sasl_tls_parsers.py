@@ -17,7 +17,7 @@ from conformance.libvirt_login import advertised_mechanisms
 from conformance.probes import sasl
 from conformance.probes.tls import parse_getent_hosts, parse_ss_listeners
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 KOLLA_SUBJECT = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
                            x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "NC"),
                            x509.NameAttribute(NameOID.LOCALITY_NAME, "RTP"),
