@@ -33,6 +33,9 @@ FAILING = {
     "f-vm-running": {"cleanup.running-vms", "libvirt.no-leftover-container", "cleanup.container-removed"},
     "f-vol-in-use": {"cleanup.volumes-in-use", "cleanup.volumes", "cleanup.config-removed"},
     "f-vol-in-use-d": {"cleanup.volumes-in-use", "cleanup.volumes", "cleanup.config-removed"},
+    "f-no-listen": {"libvirt.host-daemon-listening"},
+    "f-root-authconf": {"libvirt.host-files"},
+    "f-inst-vol": {"cleanup.instance-data-intact"},
 }
 FW_FAILING = {
     "fw-docker": set(), "fw-podman": set(), "fw-host-wrap": set(), "fw-host-ovs": set(), "hybrid-docker": set(),

@@ -21,8 +21,8 @@ FAULTS = {   # fault -> short host-name stem
     "cert-not-yet-valid": "notyet", "key-mismatch": "key-mismatch", "cert-other-ca": "other-ca",
     "leaf-is-ca": "leaf-ca", "key-world-readable": "key-readable", "migration-hostname-wrong-address": "mig-addr",
     "serverkey-not-found": "skey-absent", "cert-client-only": "client-eku", "sasl-plugin-missing": "no-plugin",
-    "cacert-holds-key": "ca-key"}
-TCP_FAULTS = {"scram-over-tcp", "sasl-user-missing", "auth-conf-wrong-password"}
+    "cacert-holds-key": "ca-key", "libvirtd-override-before-sasl": "old-template"}
+TCP_FAULTS = {"scram-over-tcp", "sasl-user-missing", "auth-conf-wrong-password", "libvirtd-override-before-sasl"}
 
 GOOD = [
     {"name": "good-tcp-dock", "shape": "docker"},
@@ -94,6 +94,16 @@ def test_live_auth_quotes_libvirt(run):
     assert "authentication failed" in finding.actual
     evidence = result.findings[("good-tcp-dock", "sasl.live-auth")].evidence
     assert evidence["login with a wrong password"].startswith("refused: authentication failed")
+
+
+def test_old_override_is_rendered_the_kolla_way(run):
+    """The operator's per-host libvirtd.conf.j2 (config/nova/<host>/) is what both copies of libvirtd.conf say."""
+    info, result, _ = run
+    assert 'auth_tcp = "none"' in (info.kolla_dir / "config/nova/old-template-p/libvirtd.conf.j2").read_text()
+    finding = result.findings[("old-template-p", "sasl.libvirtd-listener")]
+    assert "auth_tcp = 'none'" in finding.evidence["/etc/kolla/nova-libvirt/libvirtd.conf on the host"]
+    assert "auth_tcp = 'none'" in finding.evidence["/etc/libvirt/libvirtd.conf in nova_libvirt"]
+    assert result.findings[("old-template-d", "sasl.live-auth")].actual == "a wrong password was accepted"
 
 
 def test_secrets_appear_in_no_output(run):

@@ -40,11 +40,6 @@ NO_LAB_FAULT = {
     "virt.kvm-unused": "minor, it only warns: the qemu-vt host of tests/integration/test_virt.py makes it warn",
     "libvirt.container-healthy": "the tests make it fail themselves: a SIGSTOPped libvirtd in nova_libvirt "
                                  "(tests/e2e/test_bounded_hosts.py) and restart loops (tests/e2e/test_container_exec.py)",
-    "libvirt.host-daemon-listening": "tests/e2e/test_bounded_hosts.py makes it fail on a SIGSTOPped host libvirtd; "
-                                     "no fault for a wrong listener yet (issue 15, item 5)",
-    "sasl.libvirtd-listener": "no fault changes a listener yet (issue 15, item 5)",
-    "libvirt.host-files": "no fault removes a host-mode file yet (issue 15, item 5)",
-    "cleanup.instance-data-intact": "no fault removes the nova_compute volume yet (issue 15, item 5)",
 }
 
 SECTIONS = ("What it verifies and why", "A passing host", "Evidence", "Fix", "Lab fault")
