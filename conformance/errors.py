@@ -55,3 +55,17 @@ class ContainerUnavailable(NotRead):
     def __init__(self, container, problem):
         self.container, self.problem = container, problem
         super().__init__(f"cannot look inside {container} now: {problem}")
+
+
+class EngineUnavailable(NotRead):
+    """A listing of the container engine (`ps`, `volume ls`, `container inspect`) exited non-zero: the engine is
+    down, restarting, or refuses this user. What it would have listed is unknown, so no check may pass or be n/a
+    on it; the checks made for what the engine lists fail with the engine's own error (not a user error)."""
+
+    def __init__(self, engine, command, problem, output=""):
+        self.engine, self.command, self.problem, self.output = engine, command, problem, output
+        super().__init__(f"{engine} cannot list now: `{command}` failed: {problem}")
+
+    def evidence(self) -> str:
+        """As engine.Listing.evidence: the command, and what the engine said instead of a listing."""
+        return f"$ {self.command}\n{self.output.strip() or self.problem}"

@@ -28,7 +28,8 @@ AREAS = {   # id prefix -> the guide's area (Allure epic)
 }
 
 # Modules that define checks; importing one registers its checks.
-CHECK_MODULES = tuple(f"conformance.checks.{name}" for name in ("virt", "sasl", "tls", "libvirt_mode", "ovs", "cleanup"))
+CHECK_MODULES = tuple(f"conformance.checks.{name}"
+                      for name in ("virt", "sasl", "tls", "libvirt_mode", "ovs", "cleanup"))
 
 _ID = re.compile(r"^[a-z]+\.[a-z0-9]+(-[a-z0-9]+)*$")
 PAGES = Path(__file__).with_name("pages")   # one markdown page per check: pages/<check id>.md

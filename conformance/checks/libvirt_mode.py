@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conformance.checks import GUIDE, check
 from conformance.conffiles import parse_sasl_conf
-from conformance.errors import ContainerUnavailable, ReadTimedOut
+from conformance.errors import ContainerUnavailable, EngineUnavailable, ReadTimedOut
 from conformance.model import Severity, Verdict
 from conformance.probes import engine, files, libvirt_host
 from conformance.probes import sasl as sasl_probes
@@ -17,12 +17,21 @@ DEFAULT_SASLDB = "/etc/libvirt/passwd.db"
 
 
 def _container_mode_only(exp):
-    return None if exp.libvirt_container else Verdict.not_applicable("host libvirt (enable_nova_libvirt_container: false)")
+    return None if exp.libvirt_container else \
+        Verdict.not_applicable("host libvirt (enable_nova_libvirt_container: false)")
 
 
 def _host_mode_only(exp):
     return Verdict.not_applicable("libvirt runs in nova_libvirt (enable_nova_libvirt_container: true)") \
         if exp.libvirt_container else None
+
+
+def _engine_hint(exp) -> str:
+    """What to do about an engine whose listing failed (EngineUnavailable): it answered, with an error."""
+    if exp.container_engine == "docker":
+        return ("`docker ps` gets no listing from dockerd: start or restart it (`systemctl restart docker`; with "
+                "live-restore its containers keep running) and read `journalctl -u docker`")
+    return f"run `{exp.container_engine} ps -a` on the host: its error says why it cannot list (storage, permissions)"
 
 
 def _daemons_evidence(facts) -> str:
@@ -45,6 +54,9 @@ def container_healthy(exp, facts):
         return Verdict.failed(expected, f"{exp.container_engine} does not answer: {exc}",
                               hint=f"{exp.container_engine} is hung on this host: restart it (its containers keep "
                                    "running), and read its log if it happens again")
+    except EngineUnavailable as exc:   # the engine answers with an error: nothing is known about nova_libvirt
+        return Verdict.failed(expected, f"{exp.container_engine} cannot list containers: {exc.problem}",
+                              hint=_engine_hint(exp), evidence={f"{exp.container_engine} containers": exc.evidence()})
     container = listing.get("nova_libvirt")
     evidence = {f"{exp.container_engine} containers": listing.evidence()}
     if container is None or not container.running:
@@ -85,15 +97,26 @@ def no_host_daemon(exp, facts):
         return Verdict.failed(expected, f"host daemon running: {names}", evidence=evidence,
                               hint="stop and disable the host daemon (`systemctl disable --now libvirtd "
                                    "libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket`) or remove the package")
-    container = facts.probe(engine.containers).get("nova_libvirt")
+    try:
+        container, failed = facts.probe(engine.containers).get("nova_libvirt"), None
+    except EngineUnavailable as exc:   # nova_libvirt may well run: only the socket's absence needs no listing
+        container, failed = None, exc
+        evidence[f"{exp.container_engine} containers"] = exc.evidence()
     if container is None:
         # With no nova_libvirt at all, a socket at the host path can only be a host daemon's, live or stale
         # (Kolla's precheck). A stopped or restarting nova_libvirt shares /run with the host: the socket is its own.
         socket = facts.probe(files.metadata, HOST_SOCKET)
         evidence[HOST_SOCKET] = socket.describe()
+        if socket.exists and failed:   # Kolla's precheck cannot tell either: its container facts fail the same way
+            return Verdict.failed(f"{expected}, no {HOST_SOCKET} while nova_libvirt is absent",
+                                  f"{HOST_SOCKET} exists, and {exp.container_engine} cannot list containers to tell "
+                                  f"whether it is nova_libvirt's: {failed.problem}",
+                                  hint=f"{_engine_hint(exp)}; then this check tells whose socket it is "
+                                       "(see libvirt.container-healthy)", evidence=evidence)
         if socket.exists:
             return Verdict.failed(f"{expected}, no {HOST_SOCKET} while nova_libvirt is absent",
-                                  f"{HOST_SOCKET} exists with no nova_libvirt container (a stale or host daemon's socket)",
+                                  f"{HOST_SOCKET} exists with no nova_libvirt container "
+                                  "(a stale or host daemon's socket)",
                                   hint=f"remove {HOST_SOCKET} once no host libvirtd runs; Kolla's precheck fails on it",
                                   evidence=evidence)
     return Verdict.passed(expected, "none", evidence)
@@ -107,11 +130,13 @@ def no_host_daemon(exp, facts):
 def no_leftover_container(exp, facts):
     if skip := _host_mode_only(exp):
         return skip
-    listing = facts.probe(engine.containers)
+    try:
+        listing = facts.probe(engine.containers)
+    except EngineUnavailable as exc:   # a failed listing is no "none"
+        return Verdict.failed("no nova_libvirt container", f"cannot list containers: {exc.problem}",
+                              hint=f"check that {exp.container_engine} works on this host: {_engine_hint(exp)}",
+                              evidence={f"{exp.container_engine} containers": exc.evidence()})
     evidence = {f"{exp.container_engine} containers": listing.evidence()}
-    if not listing.ok:
-        return Verdict.failed("no nova_libvirt container", f"cannot list containers: {listing.raw.strip()}",
-                              hint=f"check that {exp.container_engine} works on this host", evidence=evidence)
     container = listing.get("nova_libvirt")
     if container is None:
         return Verdict.passed("no nova_libvirt container", "none", evidence)

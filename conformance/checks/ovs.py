@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conformance.checks import GUIDE, check
+from conformance.errors import EngineUnavailable
 from conformance.model import Severity, Verdict
 from conformance.probes import engine, files, ovs
 
@@ -39,7 +40,10 @@ def _libvirt_vsctl(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]
     if skip := _not_applicable(exp, facts):
         return None, skip
     if exp.libvirt_container:
-        container = facts.probe(engine.containers).get("nova_libvirt")
+        try:
+            container = facts.probe(engine.containers).get("nova_libvirt")
+        except EngineUnavailable as exc:   # nothing is known about nova_libvirt: the engine's error is the cause
+            return None, Verdict.not_judged(f"{exc} (see libvirt.container-healthy)")
         if container is None or not container.running:
             return None, Verdict.not_judged("nova_libvirt is not running (see libvirt.container-healthy)")
         return facts.probe(ovs.libvirt_vsctl, "nova_libvirt"), None
@@ -145,18 +149,24 @@ def wrapper_engine(exp, facts):
     binary, skip = _kolla_wrapper(exp, facts)
     if skip:
         return skip
-    listing = facts.probe(engine.containers)
-    vswitchd = listing.get(VSWITCHD)
+    try:
+        listing: engine.Listing | EngineUnavailable = facts.probe(engine.containers)
+    except EngineUnavailable as exc:
+        listing = exc
     evidence = {binary.path: binary.text.strip(), f"{exp.container_engine} containers": listing.evidence()}
     expected = f"wrapper calling {exp.container_engine}, {VSWITCHD} running under it"
-    if binary.wrapper_engine != exp.container_engine:
+    if binary.wrapper_engine != exp.container_engine:   # judged from the wrapper alone
         return Verdict.failed(expected, f"wrapper calls {binary.wrapper_engine}", evidence=evidence,
                               hint="re-install the wrapper for this engine: `kolla-ansible deploy -t openvswitch` "
                                    f"(kolla_container_engine: {exp.container_engine})")
+    if isinstance(listing, EngineUnavailable):   # whether vswitchd runs is unknown, never "no such container"
+        raise listing
+    vswitchd = listing.get(VSWITCHD)
     if vswitchd is None or not vswitchd.running:
         state = vswitchd.describe() if vswitchd else "no such container"
         return Verdict.failed(expected, f"{VSWITCHD}: {state}", evidence=evidence,
-                              hint=f"`{exp.container_engine} start {VSWITCHD}` (or `kolla-ansible deploy -t openvswitch`)")
+                              hint=f"`{exp.container_engine} start {VSWITCHD}` "
+                                   "(or `kolla-ansible deploy -t openvswitch`)")
     return Verdict.passed(expected, f"wrapper calls {binary.wrapper_engine}; {vswitchd.describe()}", evidence)
 
 

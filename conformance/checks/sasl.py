@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from conformance.checks import GUIDE, check
+from conformance.checks.tls import no_client_pki
 from conformance.kolla.expectations import Secret
 from conformance.model import Severity, Verdict
 from conformance.probes import live, sasl
@@ -107,7 +108,8 @@ def mech_list(exp, facts):
 @check("sasl.mech-matches-tls", title="Every SASL mechanism can work on the listener's transport",
        severity=Severity.BLOCKER, phases=("predeploy", "postdeploy"), doc=DOC,
        rationale="Without TLS libvirt demands a SASL security layer (SSF >= 56): SCRAM-* on plain TCP can never "
-                 "authenticate ('No worthy mechs found'); DIGEST-MD5 (RFC 6331, not FIPS) is only Kolla's non-TLS choice.")
+                 "authenticate ('No worthy mechs found'); DIGEST-MD5 (RFC 6331, not FIPS) is only Kolla's non-TLS "
+                 "choice.")
 def mech_matches_tls(exp, facts):
     if skip := _sasl_only(exp):
         return skip
@@ -244,11 +246,10 @@ def _live_only(exp):
 
 
 def _client_pki(exp):
-    """The client material nova-compute uses, from the operator's Kolla config (TLS only)."""
+    """The client material nova-compute uses, from the operator's Kolla config (TLS only, and only where
+    tls.no_client_pki finds it is there: see live_auth)."""
     if not exp.libvirt_tls:
         return None, ""
-    if not exp.operator_config_dir:
-        return None, "no Kolla config dir in the profile: no client certificate to present"
     files = tls_probes.operator_files(exp.operator_config_dir, exp.host)
     missing = [name for name in tls_probes.CLIENT_FILES if files[name].path is None]
     if missing:
@@ -263,6 +264,8 @@ def _client_pki(exp):
 def live_auth(exp, facts):
     if skip := _sasl_only(exp) or _live_only(exp):
         return skip
+    if exp.libvirt_tls and (reason := no_client_pki(exp)):   # as tls.live-handshake and tls.files-present
+        return Verdict.not_applicable(f"{reason}: no TLS login from the suite's machine")
     pki, problem = _client_pki(exp)
     if problem:
         return Verdict.failed(f"a SASL login to {exp.libvirt_uri}", problem, "see tls.files-present")

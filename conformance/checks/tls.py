@@ -32,6 +32,17 @@ def _cert_sets(exp, facts) -> list[tls_probes.CertSet]:
     return sets
 
 
+def no_client_pki(exp) -> str:
+    """Why the live probes have no client certificate to present ("" when the operator's files are the ones):
+    they use the operator's files Kolla copies, read where the suite runs; a key on a host is never fetched."""
+    if not exp.libvirt_tls_manage_certs:
+        return ("libvirt_tls_manage_certs is false: Kolla copies no certificates from the operator's config dir, and "
+                "the client certificate nova-compute uses stays on the host (its key is never fetched)")
+    if not exp.operator_config_dir:
+        return "no Kolla config dir in the profile: no CA and client certificate to use"
+    return ""
+
+
 def _cert_check(exp, facts):
     """(sets, None) or (None, not-applicable verdict) for the certificate checks."""
     if skip := _tls_only(exp):
@@ -49,7 +60,7 @@ def _describe(cert_set, names=("cacert.pem", "servercert.pem", "clientcert.pem")
 
 
 def _now():
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _verdict(expected, problems, evidence, hint, passed, judged=True):
@@ -138,7 +149,8 @@ def san_matches(name: str, sans: list[str]) -> bool:
 @check("tls.san-covers-host", title="The server certificate names the host's migration_hostname",
        severity=Severity.BLOCKER, phases=("predeploy", "postdeploy"), doc=DOC_CERTS,
        rationale="nova connects to qemu+tls://<migration_hostname>/system and libvirt checks that name against the "
-                 "server certificate's DNS SANs (Kolla makes no IP SANs); a host added after `certificates` is missing.")
+                 "server certificate's DNS SANs (Kolla makes no IP SANs); a host added after `certificates` is "
+                 "missing.")
 def san_covers_host(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
@@ -248,7 +260,8 @@ def _installed_places(exp):
     return places
 
 
-@check("tls.installed-files", title="Installed certificates and keys: paths, owners, modes, identical to the operator's",
+@check("tls.installed-files",
+       title="Installed certificates and keys: paths, owners, modes, identical to the operator's",
        severity=Severity.CRITICAL, phases=("postdeploy",), doc=DOC_USING,
        rationale="Kolla installs the files root 0600 (nova_compute: root:nova 0640); a looser private key leaks it, "
                  "and a copy that differs from /etc/kolla/config means the host runs other certificates than intended.")
@@ -257,7 +270,7 @@ def installed_files(exp, facts):
         return skip
     compare = bool(exp.operator_config_dir and exp.libvirt_tls_manage_certs)
     operator = tls_probes.operator_files(exp.operator_config_dir, exp.host) if compare else {}
-    evidence, problems = {}, []
+    evidence, problems, judged = {}, [], 0   # judged: the files read (evidence also names those not read)
     for place, container, directory, names, owner, group, mode in _installed_places(exp):
         for name in names:
             path = f"{directory}/{name}" if directory else tls_probes.LIBVIRT_PKI[name]
@@ -270,6 +283,7 @@ def installed_files(exp, facts):
             if not found.fact.exists and container == "nova_libvirt" and (down := _libvirt_down(exp, facts)):
                 evidence[where] = f"not read: {down}"
                 continue
+            judged += 1
             if not found.fact.exists:
                 problems.append(f"{where}: missing")
                 continue
@@ -284,6 +298,7 @@ def installed_files(exp, facts):
         for name, path in tls_probes.LIBVIRT_PKI.items():
             found = facts.probe(tls_probes.installed_file, name, path, None, "host")
             where = f"{path} on the host"
+            judged += 1
             if not found.fact.exists:
                 problems.append(f"{where}: missing")
                 continue
@@ -297,7 +312,7 @@ def installed_files(exp, facts):
     expected = ("root 0600 in /etc/kolla/nova-{libvirt,compute} and nova_libvirt, root:nova 0640 in nova_compute"
                 + (", byte-identical to /etc/kolla/config/nova/nova-libvirt" if compare else ""))
     if not problems:
-        return Verdict.passed(expected, f"{len(evidence)} file(s) as intended", evidence)
+        return Verdict.passed(expected, f"{judged} file(s) as intended", evidence)
     hint = ("run `kolla-ansible reconfigure -t nova` (Kolla copies the files and sets owners and modes on every "
             "container start)" if exp.libvirt_container else
             "chmod 0600 the keys in /etc/pki/libvirt/private (owner root) and install Kolla's cacert.pem; "
@@ -358,8 +373,8 @@ def live_handshake(exp, facts):
         return skip
     if not exp.live_probes:
         return Verdict.not_applicable("live_probes is false in the profile")
-    if not exp.operator_config_dir:
-        return Verdict.not_applicable("no Kolla config dir in the profile: no CA and client certificate to use")
+    if reason := no_client_pki(exp):   # as tls.files-present: nothing of the operator's to judge or use
+        return Verdict.not_applicable(reason)
     files = tls_probes.operator_files(exp.operator_config_dir, exp.host)
     missing = [n for n in tls_probes.CLIENT_FILES if files[n].path is None]
     target = f"{exp.migration_hostname}:{exp.libvirt_port}"
@@ -370,7 +385,8 @@ def live_handshake(exp, facts):
     client = tuple((n, files[n].read()) for n in tls_probes.CLIENT_FILES)
     good = facts.probe(live.tls_handshake, exp.migration_hostname, exp.libvirt_port, ca, client)
     evidence = {"target": target, "server certificate": good.peer or "(none)", "TLS version": good.tls_version or "-",
-                "Kolla's client certificate": "accepted (libvirtd's acknowledgement byte)" if good.server_answered else good.error}
+                "Kolla's client certificate": "accepted (libvirtd's acknowledgement byte)" if good.server_answered
+                else good.error}
     if not good.ok:
         return Verdict.failed(expected, good.error, _handshake_hint(good.error, exp), evidence)
     if not good.server_answered:

@@ -3,12 +3,19 @@
 docker and podman print different JSON for the same listing: docker `--format '{{json .}}'` gives one object per
 line with strings ("Names": "a,b"), podman `--format json` gives one array with lists ("Names": ["a"]), and
 `inspect` names start with "/" under docker only. The parsers below take either shape.
+
+A listing that did not list (the command exited non-zero: dockerd down or restarting, a broken podman store, a user
+the engine refuses) raises EngineUnavailable with the engine's own words: an empty listing would read as "no such
+container" or "no such volume", and a check would pass or say n/a on an answer that never came. Check.run makes it
+not judged; the checks made for what the engine lists catch it and fail with that error.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
+from conformance.errors import EngineUnavailable
 from conformance.facts import Facts
 
 
@@ -30,11 +37,11 @@ class Container:
 
 @dataclasses.dataclass(frozen=True)
 class Listing:
-    """One engine listing: what was parsed, and the raw text for evidence."""
+    """One engine listing that listed: what was parsed, and the raw text for evidence (a failed listing raises
+    EngineUnavailable instead)."""
 
     engine: str
     command: str
-    ok: bool
     items: tuple
     raw: str
 
@@ -103,14 +110,28 @@ def parse_volume_ls(text: str) -> list[Volume]:
 # Old docker CLIs print the word "json" for `--format json`; the Go template works in every version.
 PS = {"podman": "podman ps -a --format json", "docker": "docker ps -a --no-trunc --format '{{json .}}'"}
 VOLUME_LS = {"podman": "podman volume ls --format json", "docker": "docker volume ls --format '{{json .}}'"}
+# A failed `ps -aq` leaves no id, and the template then answers '[]' with exit 0: its error on stderr is the sign.
 INSPECT_ALL = {engine: f"ids=$({engine} ps -aq); [ -z \"$ids\" ] && echo '[]' || {engine} container inspect $ids"
                for engine in ("docker", "podman")}
+# A container removed between `ps -aq` and `inspect`: inspect lists the others and exits non-zero, naming only it.
+_VANISHED = re.compile(r"no such (container|object)", re.I)
+
+
+def not_listed(engine: str, command: str, result) -> EngineUnavailable:
+    """What a listing that did not list raises: the engine's own reason as the operator would see it (its last line
+    of stderr, or stdout), and all it said for evidence."""
+    said = result.stderr if result.stderr.strip() else result.stdout
+    lines = [line.strip() for line in said.splitlines() if line.strip()]
+    return EngineUnavailable(engine, command, lines[-1] if lines else f"exited {result.rc} with no output", said)
 
 
 def _listing(facts: Facts, command: str, parse) -> Listing:
+    """The engine's listing; EngineUnavailable when the command did not list (see the module's docstring)."""
+    engine = facts.require_engine()
     result = facts.run(command)
-    items = tuple(parse(result.stdout)) if result.ok else ()
-    return Listing(facts.require_engine(), command, result.ok, items, result.stdout if result.ok else result.stderr)
+    if not result.ok:
+        raise not_listed(engine, command, result)
+    return Listing(engine, command, tuple(parse(result.stdout)), result.stdout)
 
 
 def containers(facts: Facts) -> Listing:
@@ -120,7 +141,16 @@ def containers(facts: Facts) -> Listing:
 
 def containers_detail(facts: Facts) -> Listing:
     """`inspect` of every container: health and the named volumes each one mounts."""
-    return _listing(facts, INSPECT_ALL[facts.require_engine()], parse_inspect)
+    engine = facts.require_engine()
+    command = INSPECT_ALL[engine]
+    result = facts.run(command)
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    if result.ok and result.stdout.strip() == "[]" and errors:   # `ps -aq` failed: no id is not "no container"
+        raise not_listed(engine, command, result)
+    if not result.ok and not (result.stdout.strip().startswith("[") and errors
+                              and all(_VANISHED.search(line) for line in errors)):
+        raise not_listed(engine, command, result)
+    return Listing(engine, command, tuple(parse_inspect(result.stdout)), result.stdout)
 
 
 def volumes(facts: Facts) -> Listing:

@@ -113,7 +113,8 @@ def listeners(facts: Facts) -> tuple[str, list[Listener]]:
 
 
 def parse_pgrep(text: str) -> list[tuple[int, str]]:
-    """Kolla's running-VM test: `pgrep -l qemu` minus qemu-ga and qemu-img (roles/nova-cell/tasks/libvirt-cleanup.yml)."""
+    """Kolla's running-VM test: `pgrep -l qemu` minus qemu-ga and qemu-img
+    (roles/nova-cell/tasks/libvirt-cleanup.yml)."""
     found = []
     for line in text.splitlines():
         pid, _, name = line.strip().partition(" ")

@@ -150,7 +150,7 @@ def tls_handshake(facts, hostname: str, port: int, ca_pem: bytes, client_pki: tu
 def foreign_client_pki(ca_pem: bytes) -> tuple:
     """A client certificate from a throwaway CA (EC P-256, made now): libvirtd must refuse it.
     `ca_pem` is the real CA, kept so the client still verifies the server."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "conformance-foreign-ca")])
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,

@@ -52,7 +52,8 @@ def parse_host_binary(path: str, text: str) -> HostBinary:
 # $1 is the path (sh -c script word, then `_` as $0): one quoted argument used four times.
 _HOST_BINARY = ("sh -c %s _ %s",
                 '[ -e "$1" ] || { echo MISSING; exit 0; }; '
-                'echo "owner:$( { dpkg-query -S "$1" 2>/dev/null || rpm -qf "$1" 2>/dev/null; } | head -1 | cut -d: -f1)"; '
+                'echo "owner:$( { dpkg-query -S "$1" 2>/dev/null || rpm -qf "$1" 2>/dev/null; } '
+                '| head -1 | cut -d: -f1)"; '
                 'if head -c 4 "$1" | grep -q ELF; then echo ELF; else head -c 4096 "$1"; fi')
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from conformance.access import CommandResult
 from conformance.conffiles import parse_ini, parse_libvirt_conf, parse_sasl_conf
 from conformance.errors import ContainerUnavailable, ReadTimedOut
-from conformance.access import CommandResult
 from conformance.facts import Facts, FileFact
 
 LIBVIRTD_CONF = "/etc/libvirt/libvirtd.conf"

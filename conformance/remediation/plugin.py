@@ -16,7 +16,7 @@ from pathlib import Path
 import allure
 import pytest
 
-from conformance.errors import ConformanceError, ContainerUnavailable
+from conformance.errors import ConformanceError, NotRead
 from conformance.facts import Facts
 from conformance.model import Verdict
 from conformance.plugin import SESSION
@@ -154,7 +154,7 @@ class Remediation:
 
         try:
             plan = plan_on(facts, verdict)
-        except ContainerUnavailable as exc:   # gone since the check read it: plan on the next run
+        except NotRead as exc:   # gone since the check read it, or the engine cannot list: plan on the next run
             return dataclasses.replace(verdict, evidence={**verdict.evidence, "remediation": f"not planned: {exc}"})
         self._write_script(plan)
         remote = Remote(context.connection, self._redact)
@@ -176,7 +176,7 @@ class Remediation:
             now = check.run(expectation, fresh)
             try:
                 return now, (plan_on(fresh, now) if now.status.value == "fail" else None)
-            except ContainerUnavailable:
+            except NotRead:
                 return now, None
 
         try:

@@ -21,8 +21,9 @@ Values are the probes' own dataclasses. Where a probe parses command output, the
 record_lab.py there), and `Recording.value(probe, *args)` replays those outputs through the real probe function
 (optionally with one edit: the host as recorded with one fault in a file); `Recording.facts()` is a RecordedFacts
 answering every recorded probe as that host did. `ps`, `volume_ls`, `inspect` parse engine listings with the
-engine probe's parsers (tests/unit/data/ovs_cleanup/ holds more real output). `kolla_pki(fault)` writes an
-operator's TLS files as `kolla-ansible certificates` makes them (fixtures/lab/certs.py), with one fault.
+engine probe's parsers (tests/unit/data/ovs_cleanup/ holds more real output); with ok=False they make the
+EngineUnavailable the probe raises for a listing that did not list. `kolla_pki(fault)` writes an operator's TLS
+files as `kolla-ansible certificates` makes them (fixtures/lab/certs.py), with one fault.
 
 `expectation(**changes)` is Kolla's defaults for compute01 (BASE) with a case's changes; `case(...)` makes one
 parametrized branch case (`Case`): the check, the host, the expected status and the words an operator relies on.
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.access import CommandResult
-from conformance.errors import ContainerUnavailable, ReadTimedOut
+from conformance.errors import ContainerUnavailable, EngineUnavailable, NotRead, ReadTimedOut
 from conformance.facts import Facts
 from conformance.kolla.expectations import Expectation, Secret
 from conformance.model import Status, Verdict
@@ -226,7 +227,7 @@ class Recording:
         facts = _ReplayFacts(commands, self.engine, f"{self.name}: {key}")
         try:
             value = fn(facts, *args)
-        except (ContainerUnavailable, ReadTimedOut) as exc:
+        except NotRead as exc:
             value = exc
         facts.finished()
         if edit is None:
@@ -273,22 +274,24 @@ def recording(name: str) -> Recording:
 
 
 def listing(parse: Callable, output: str, command: str = "recorded", ok: bool = True, engine_name: str = "docker",
-            stderr: str = "") -> engine.Listing:
-    """An engine.Listing as engine._listing makes it: parsed output when the command succeeded, else stderr."""
-    items = tuple(parse(output)) if ok else ()
-    return engine.Listing(engine_name, command, ok, items, output if ok else stderr)
+            stderr: str = "") -> engine.Listing | EngineUnavailable:
+    """What the engine probe makes of a listing: an engine.Listing of the parsed output when the command succeeded,
+    else (ok=False) the EngineUnavailable it raises with the engine's `stderr` (record it: the check sees it raised)."""
+    if not ok:
+        return engine.not_listed(engine_name, command, result(output, 1, stderr, command))
+    return engine.Listing(engine_name, command, tuple(parse(output)), output)
 
 
-def ps(name_or_text: str, **kw) -> engine.Listing:
+def ps(name_or_text: str, **kw) -> engine.Listing | EngineUnavailable:
     """`docker ps` / `podman ps` listing from a recorded file name, or from output text."""
     return listing(engine.parse_ps, _output(name_or_text), engine.PS["docker"], **kw)
 
 
-def volume_ls(name_or_text: str, **kw) -> engine.Listing:
+def volume_ls(name_or_text: str, **kw) -> engine.Listing | EngineUnavailable:
     return listing(engine.parse_volume_ls, _output(name_or_text), engine.VOLUME_LS["docker"], **kw)
 
 
-def inspect(name_or_text: str, **kw) -> engine.Listing:
+def inspect(name_or_text: str, **kw) -> engine.Listing | EngineUnavailable:
     return listing(engine.parse_inspect, _output(name_or_text), engine.INSPECT_ALL["docker"], **kw)
 
 

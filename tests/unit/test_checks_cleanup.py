@@ -9,10 +9,21 @@ import json
 
 import pytest
 
+from conformance.errors import EngineUnavailable, NotRead
 from conformance.facts import FileFact
 from conformance.model import Status
 from conformance.probes import engine, files, libvirt_host
-from tests.unit.recorded import HOST_MODE, asked, case, inspect, ps, recording, volume_ls
+from tests.unit.recorded import (
+    HOST_MODE,
+    NOT_JUDGED,
+    _ReplayFacts,
+    asked,
+    case,
+    inspect,
+    ps,
+    recording,
+    volume_ls,
+)
 
 PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_APPLICABLE
 CONFIG = "/etc/kolla/nova-libvirt"
@@ -146,25 +157,28 @@ DOCKER_DOWN = {engine.volumes: volume_ls("", ok=False, stderr=DOCKER_DOWN_TEXT),
                engine.containers_detail: inspect("", ok=False, stderr=DOCKER_DOWN_TEXT),
                (files.metadata, CONFIG): FileFact(CONFIG, False), (files.metadata, UNIT): FileFact(UNIT, False),
                libvirt_host.qemu_processes: ("", [])}
-NO_LISTING = ("with the engine down, {check} judges from listings that never came: {what}; its own 'cannot list' "
-              "branch is reachable only while /etc/kolla/nova-libvirt still exists")
+UNIT_LEFT = FileFact(UNIT, True, "", 0o644, 0, 0, "root", "root", "regular file")
 ENGINE_DOWN = [
+    case("cleanup.container-removed", "fail: the engine cannot list containers", FAIL, DOCKER_DOWN, exp=KEEP,
+         actual="cannot list containers: Cannot connect to the Docker daemon", hint="check that docker works",
+         says={"docker containers": "Cannot connect to the Docker daemon", UNIT: "missing"},
+         lacks={"actual": "both gone"}),
+    case("cleanup.container-removed", "fail: the unit left, the engine cannot list containers", FAIL,
+         {**DOCKER_DOWN, (files.metadata, UNIT): UNIT_LEFT}, exp=KEEP,
+         actual=(f"left: {UNIT}", "Cannot connect to the Docker daemon")),
+    case("cleanup.config-removed", "not judged: the folder gone, the engine cannot list (applies?)", NOT_JUDGED,
+         DOCKER_DOWN, exp=KEEP, actual="Cannot connect to the Docker daemon"),
+    case("cleanup.config-removed", "fail: the folder left is a trace, whatever the engine says", FAIL,
+         {**DOCKER_DOWN, (files.metadata, CONFIG): rec("cleaned_volumes_in_use").value(files.metadata, CONFIG)},
+         exp=KEEP, actual=f"{CONFIG}: directory"),
     case("cleanup.volumes", "fail: the engine cannot list volumes", FAIL, DOCKER_DOWN, exp=REMOVE,
-         actual="Cannot connect to the Docker daemon",
-         bug=NO_LISTING.format(check="cleanup.volumes", what="n/a 'no trace of a containerised libvirt ... a "
-                                                             "host-mode deployment from the start'")),
+         actual="Cannot connect to the Docker daemon"),
     case("cleanup.instance-data-intact", "fail: the engine cannot list volumes", FAIL, DOCKER_DOWN, exp=REMOVE,
-         actual="Cannot connect to the Docker daemon",
-         bug=NO_LISTING.format(check="cleanup.instance-data-intact (critical)",
-                               what="n/a 'no trace of a containerised libvirt', the instance disks unverified")),
+         actual="Cannot connect to the Docker daemon"),
     case("cleanup.running-vms", "fail: the engine cannot list containers", FAIL, DOCKER_DOWN, exp=KEEP,
-         actual="Cannot connect to the Docker daemon",
-         bug="with the engine down, cleanup.running-vms says n/a 'no nova_libvirt container' from a listing that "
-             "failed (engine.Listing.ok is never looked at)"),
+         actual="Cannot connect to the Docker daemon", lacks={"actual": "no nova_libvirt container"}),
     case("cleanup.volumes-in-use", "fail: the engine cannot inspect containers", FAIL, DOCKER_DOWN, exp=REMOVE,
-         actual="Cannot connect to the Docker daemon",
-         bug="cleanup.volumes-in-use PASSES ('none') when `container inspect` failed: a failed listing has no items, "
-             "so no container seems to use the volumes (engine.Listing.ok is never looked at)"),
+         actual="Cannot connect to the Docker daemon", says={"volume users": "unknown"}),
 ]
 
 CASES = (ENGINE_DOWN + APPLIES + CONTAINER_REMOVED + CONFIG_REMOVED + VOLUMES + INSTANCE_DATA + RUNNING_VMS
@@ -174,3 +188,37 @@ CASES = (ENGINE_DOWN + APPLIES + CONTAINER_REMOVED + CONFIG_REMOVED + VOLUMES + 
 @pytest.mark.parametrize("c", CASES)
 def test_branch(c):
     c.run()
+
+
+# -- the engine probes: a listing that did not list raises, with the engine's own words -----------------------------
+
+def _replay(template, rc=0, stdout="", stderr="", engine_name="docker"):
+    return _ReplayFacts([{"container": None, "template": template, "args": [], "rc": rc, "stdout": stdout,
+                          "stderr": stderr}], engine_name, "engine probe")
+
+
+@pytest.mark.parametrize("probe, command", [(engine.containers, engine.PS["docker"]),
+                                            (engine.volumes, engine.VOLUME_LS["docker"]),
+                                            (engine.containers_detail, engine.INSPECT_ALL["docker"])])
+def test_a_failed_listing_raises_the_engines_error(probe, command):
+    with pytest.raises(EngineUnavailable) as raised:
+        probe(_replay(command, rc=1, stderr=DOCKER_DOWN_TEXT))
+    assert isinstance(raised.value, NotRead)   # Check.run: not judged, unless the check judges the engine
+    assert raised.value.problem == DOCKER_DOWN_TEXT.strip() and command in raised.value.evidence()
+
+
+def test_inspect_all_when_ps_fails_is_no_empty_listing():
+    """The template echoes '[]' with exit 0 when `ps -aq` gives no id, failed or not: its error is on stderr."""
+    with pytest.raises(EngineUnavailable, match="Cannot connect to the Docker daemon"):
+        engine.containers_detail(_replay(engine.INSPECT_ALL["docker"], stdout="[]\n", stderr=DOCKER_DOWN_TEXT))
+    assert engine.containers_detail(_replay(engine.INSPECT_ALL["docker"], stdout="[]\n")).items == ()
+
+
+def test_inspect_all_with_a_container_removed_meanwhile_lists_the_others():
+    detail = rec("cleaned_volumes_in_use").probes["engine.containers_detail()"][0]["stdout"]
+    listing = engine.containers_detail(_replay(engine.INSPECT_ALL["docker"], rc=1, stdout=detail,
+                                               stderr="Error: No such object: 0123abcd\n"))
+    assert "nova_compute" in listing.names()
+    with pytest.raises(EngineUnavailable):   # any other error is not a listing
+        engine.containers_detail(_replay(engine.INSPECT_ALL["docker"], rc=1, stdout=detail,
+                                         stderr="Error: No such object: 0123abcd\nerror during connect\n"))

@@ -210,14 +210,21 @@ ENGINE_DOWN = [
          {libvirt_host.daemons: rec("container_tls").value(libvirt_host.daemons),
           engine.containers: ps("", ok=False, stderr=DOCKER_DOWN_TEXT),
           (files.metadata, SOCKET): rec("container_tls").value(files.metadata, SOCKET)},
-         actual="Cannot connect to the Docker daemon",
-         bug="with the engine CLI failing (dockerd down or restarting, live-restore keeping nova_libvirt up), "
-             "libvirt.no-host-daemon reads the failed listing as 'no nova_libvirt container' and fails the running "
-             "container's own socket as stale: '/var/run/libvirt/libvirt-sock exists with no nova_libvirt container'"),
+         actual="Cannot connect to the Docker daemon", hint=("systemctl restart docker", "libvirt.container-healthy"),
+         lacks={"actual": "with no nova_libvirt container", "hint": "remove"}),
+    case("libvirt.no-host-daemon", "pass: the engine cannot list containers, but no socket to blame", PASS,
+         {libvirt_host.daemons: rec("container_tls").value(libvirt_host.daemons),
+          engine.containers: ps("", ok=False, stderr=DOCKER_DOWN_TEXT), (files.metadata, SOCKET): FileFact(SOCKET, False)},
+         actual="none", says={"docker containers": "Cannot connect to the Docker daemon"}),
     case("libvirt.container-healthy", "the engine cannot list containers: its error is the cause", FAIL,
          {engine.containers: ps("", ok=False, stderr=DOCKER_DOWN_TEXT)}, actual="Cannot connect to the Docker daemon",
-         bug="libvirt.container-healthy reads a failed `docker ps` as 'no nova_libvirt container' (hint: kolla-ansible "
-             "deploy) instead of naming the engine's error, as libvirt.no-leftover-container does"),
+         hint="systemctl restart docker", lacks={"actual": "no nova_libvirt container", "hint": "kolla-ansible deploy"},
+         says={"docker containers": ("docker ps -a", "Cannot connect to the Docker daemon")}),
+    case("libvirt.container-healthy", "podman cannot list containers: its error is the cause", FAIL,
+         {engine.containers: ps("", ok=False, engine_name="podman", stderr='Error: creating runtime static files '
+                                "directory: mkdir /var/lib/containers/storage/libpod: permission denied\n")},
+         exp={"container_engine": "podman"}, actual=("podman cannot list containers", "permission denied"),
+         hint="podman ps -a", lacks={"hint": "kolla-ansible deploy"}),
 ]
 
 CASES = ENGINE_DOWN + CONTAINER_HEALTHY + NO_HOST_DAEMON + NO_LEFTOVER_CONTAINER + HOST_DAEMON_LISTENING + HOST_FILES

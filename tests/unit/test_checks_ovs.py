@@ -204,7 +204,26 @@ VERSION_MATCH = [
     case("ovs.version-match", "n/a: hybrid plugging", NA, lambda: rec("container_tls").facts()),
 ]
 
-CASES = APPLIES + VSCTL_IN_LIBVIRT_PATH + BR_INT + DB_SOCKET + WRAPPER_ENGINE + WRAPPER_REPLACED_BINARY + VERSION_MATCH
+# The engine answers every listing with an error (dockerd down or restarting): no claim about any container.
+DOCKER_DOWN = ps("", ok=False, stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the "
+                                      "docker daemon running?\n")
+ENGINE_DOWN = [
+    case("ovs.vsctl-in-libvirt-path", "not judged: the engine cannot list containers (container mode)", NOT_JUDGED,
+         lambda: ct({engine.containers: DOCKER_DOWN}),
+         actual=("Cannot connect to the Docker daemon", "see libvirt.container-healthy"),
+         lacks={"actual": "nova_libvirt is not running"}, then=asked(ovs.libvirt_vsctl)),
+    case("ovs.wrapper-engine", "not judged: the engine cannot list containers, the wrapper's engine right",
+         NOT_JUDGED, lambda: hm({engine.containers: DOCKER_DOWN}), exp=HM,
+         actual="Cannot connect to the Docker daemon", lacks={"actual": "no such container"}),
+    case("ovs.wrapper-engine", "fail: the other engine, judged from the wrapper while the engine cannot list", FAIL,
+         lambda: hm({engine.containers: DOCKER_DOWN}), exp={**HM, "container_engine": "podman"},
+         actual="wrapper calls docker", says={"podman containers": "Cannot connect to the Docker daemon"}),
+    case("ovs.version-match", "not judged: the engine cannot list containers (no fallback to the host's OVS)",
+         NOT_JUDGED, lambda: hm({engine.containers: DOCKER_DOWN}), exp=HM,
+         actual="Cannot connect to the Docker daemon", then=asked(ovs.vswitchd_version)),
+]
+
+CASES = ENGINE_DOWN + APPLIES + VSCTL_IN_LIBVIRT_PATH + BR_INT + DB_SOCKET + WRAPPER_ENGINE + WRAPPER_REPLACED_BINARY + VERSION_MATCH
 
 
 @pytest.mark.parametrize("c", CASES)

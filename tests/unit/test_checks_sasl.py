@@ -398,14 +398,9 @@ LIVE_AUTH = [
          exp={**TLS, "operator_config_dir": kolla_pki("no-client-files")},
          actual="operator's clientcert.pem clientkey.pem not found", hint="see tls.files-present"),
     case("sasl.live-auth", "no Kolla config dir: as tls.live-handshake, not a host failure", NA, {},
-         exp={**TLS, "operator_config_dir": None},
-         bug="sasl.live-auth FAILS (blocker) when the profile has no kolla.config_dir, while tls.live-handshake and "
-             "tls.files-present say n/a for the same cause; its hint points at tls.files-present"),
+         exp={**TLS, "operator_config_dir": None}),
     case("sasl.live-auth", "externally managed certificates: no client files to present is no host failure", NA, {},
-         exp={**TLS, "libvirt_tls_manage_certs": False, "operator_config_dir": kolla_pki("no-certificates")},
-         bug="with libvirt_tls_manage_certs: false (Kolla's externally managed certificates) the operator's config "
-             "dir holds no certificates by design; sasl.live-auth FAILS (blocker) 'operator's cacert.pem ... not "
-             "found (see tls.files-present)' while tls.files-present says n/a"),
+         exp={**TLS, "libvirt_tls_manage_certs": False, "operator_config_dir": kolla_pki("no-certificates")}),
     case("sasl.live-auth", "not judged: libvirtd hung earlier", NOT_JUDGED,
          {live.libvirt_login: ReadTimedOut("not tried: a libvirt login got no answer within 30s on compute01")},
          exp=LIVE_TCP,

@@ -260,10 +260,7 @@ INSTALLED_FILES = [
     case("tls.installed-files", "pass: nova_libvirt restarting between reads (the others judged)", PASS,
          RESTARTING, exp=operator(), says={f"{IN_LIBVIRT} in nova_libvirt": "not read: container is restarting"}),
     case("tls.installed-files", "pass: the count names only the files judged", PASS, RESTARTING, exp=operator(),
-         actual="15 file(s) as intended",
-         bug="tls.installed-files counts the files it could not read as 'as intended': with nova_libvirt restarting "
-             "between reads its pass says '16 file(s) as intended' while one of them is 'not read: ...' (the count "
-             "is len(evidence), which includes the unread entries)"),
+         actual="15 file(s) as intended"),
     case("tls.installed-files", "pass: nova_libvirt stopped, its files unread", PASS,
          lambda: deployed({(IN_LIBVIRT, "nova_libvirt"): missing(IN_LIBVIRT, "nova_libvirt")}).record(
              sasl.nova_libvirt_healthcheck, result("error: failed to connect to the hypervisor\n", rc=1)),
@@ -405,10 +402,7 @@ LIVE_HANDSHAKE = [
          exp={**LIVE, "operator_config_dir": kolla_pki("no-client-files")},
          actual="operator's clientcert.pem clientkey.pem not found"),
     case("tls.live-handshake", "externally managed certificates: no client files is no host failure", NA, {},
-         exp={**LIVE, "libvirt_tls_manage_certs": False, "operator_config_dir": kolla_pki("no-certificates")},
-         bug="with libvirt_tls_manage_certs: false (Kolla's externally managed certificates) the operator's config "
-             "dir holds no certificates by design; tls.live-handshake FAILS (blocker) 'operator's cacert.pem "
-             "clientcert.pem clientkey.pem not found' (hint: see tls.files-present, which says n/a for this host)"),
+         exp={**LIVE, "libvirt_tls_manage_certs": False, "operator_config_dir": kolla_pki("no-certificates")}),
     case("tls.live-handshake", "not judged: libvirtd hung", NOT_JUDGED,
          {live.tls_handshake: ReadTimedOut("a TLS handshake with compute05:16514 got no answer within 10s")}, exp=LIVE,
          actual="got no answer"),
