@@ -50,6 +50,12 @@ def with_status_line(command: Shell, marker: str) -> Shell:
     return Shell("( " + command + "\n); printf '\\n%s%d\\n' " + shlex.quote(marker) + " \"$?\"")
 
 
+def comment(text: str, prefix: str = "") -> list[str]:
+    """Script comment lines: every line of `text` commented, whatever it holds. A value with a newline (a path, a
+    user name from the operator's config) must never end the comment and become a command."""
+    return [f"# {prefix}{line}" for line in text.replace("\r", "\n").splitlines() or [""]]
+
+
 def _require_built(command: str) -> None:
     if not isinstance(command, Shell):
         raise TypeError(f"not built by conformance.command.shell(): {command[:60]!r}")

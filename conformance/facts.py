@@ -35,7 +35,8 @@ class FileFact:
         return f"{self.path}: {self.kind}, {self.owner}:{self.group} ({self.uid}:{self.gid}) mode {self.mode:04o}"
 
 
-_STAT = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' %s 2>/dev/null"
+# `--`: a path is never an option, whatever it starts with.
+_STAT = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' -- %s 2>/dev/null"
 # What a read depends on besides the shell, by the programs its template calls: a hang of one of these is not
 # waited for twice. libvirt's clients (virsh, and the live probes' logins) all wait on libvirtd.
 _DAEMONS = ((re.compile(r"\b(docker|podman)\b"), None), (re.compile(r"\bvirsh\b"), "libvirtd"),
@@ -153,7 +154,7 @@ class Facts:
 
     def file(self, path: str, container: str | None = None, read: bool = True) -> FileFact:
         """Metadata (and text, unless read=False) of a file on the host or inside a container, in one command."""
-        template = _STAT + (" && echo && cat %s" if read else "")
+        template = _STAT + (" && echo && cat -- %s" if read else "")
         args = (path, path) if read else (path,)
         result = self.run_in(container, template, *args) if container else self.run(template, *args)
         if not result.ok and not result.stdout:

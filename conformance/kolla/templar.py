@@ -9,8 +9,14 @@ from typing import Any, cast
 
 import jinja2
 from jinja2.nativetypes import NativeEnvironment, native_concat
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from conformance.errors import ProfileError
+
+
+class _SandboxedNativeEnvironment(ImmutableSandboxedEnvironment, NativeEnvironment):
+    """Jinja as Kolla's variables need it (native types: a list stays a list), sandboxed: a value in the operator's
+    files is data, and no template may reach Python's internals (`cycler.__init__.__globals__`...) on the runner."""
 
 
 def to_bool(value: Any) -> bool:
@@ -49,7 +55,7 @@ class Variables(Mapping):
         self._cache: dict[str, Any] = {}
         self._resolving: list[str] = []
         self._host_error: BaseException | None = None   # what the facts callable raised: the host's, not Jinja's
-        self._env = NativeEnvironment(undefined=jinja2.StrictUndefined)
+        self._env = _SandboxedNativeEnvironment(undefined=jinja2.StrictUndefined)
         self._env.filters.update(bool=to_bool, ternary=_ternary, ipwrap=_ipwrap,
                                  put_address_in_context=lambda a, _ctx="url": _ipwrap(a),
                                  kolla_address=self._kolla_address)

@@ -56,7 +56,7 @@ class InstalledFile:
 
 
 def installed_file(facts: Facts, name: str, path: str, container: str | None, place: str) -> InstalledFile:
-    command = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' %s 2>/dev/null && sha256sum %s"
+    command = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' -- %s 2>/dev/null && sha256sum -- %s"
     result = facts.run_in(container, command, path, path) if container else facts.run(command, path, path)
     lines = result.stdout.splitlines()
     if not result.ok or not lines:

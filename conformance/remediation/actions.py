@@ -10,7 +10,7 @@ import difflib
 import re
 import secrets
 
-from conformance.command import Shell, container_name, engine_name, script
+from conformance.command import Shell, comment, container_name, engine_name, script
 from conformance.remediation.registry import Risk
 
 # $1 the path, $2 "user:group" or "", $3 octal mode or "": the new content comes on stdin.
@@ -68,7 +68,7 @@ class WriteFile:
 
     def script(self) -> list[str]:
         if self.secret:
-            return [f"# {self.describe()}: its content holds a secret; render it from passwords.yml by hand"]
+            return comment(f"{self.describe()}: its content holds a secret; render it from passwords.yml by hand")
         return heredoc(self._command(), self.content)
 
     def apply(self, journal) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
+from conformance.command import comment
 from conformance.remediation.registry import Fix, FixContext, Manual, Risk
 
 
@@ -44,13 +45,14 @@ class Plan:
 
     def script(self) -> str:
         """This plan as a section of the host's review script (run on the host by hand, as root)."""
-        out = [f"# --- {self.check_id}: {self.fix.title} [{self.risk}]"]
-        out += [f"# note: {note}" for note in self.notes]
+        out = comment(f"--- {self.check_id}: {self.fix.title} [{self.risk}]")
+        out += [line for note in self.notes for line in comment(note, "note: ")]
         if self.manual:
-            return "\n".join(out + [f"# manual: {line}" for line in self.manual.splitlines()]) + "\n"
+            return "\n".join(out + comment(self.manual, "manual: ")) + "\n"
         for action in self.actions:
-            out += [f"# {action.describe()}"] + action.script()
+            out += comment(action.describe()) + action.script()
         return "\n".join(out) + "\n"
+
 
 
 def make_plan(fix: Fix, context: FixContext) -> Plan:
