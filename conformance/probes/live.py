@@ -126,6 +126,8 @@ def tls_handshake(facts, hostname: str, port: int, ca_pem: bytes, client_pki: tu
         return Handshake(False, f"cannot connect to {hostname}:{port}: no answer within {timeout}s")
     except OSError as exc:
         return Handshake(False, f"cannot connect to {hostname}:{port}: {exc.strerror or exc}")
+    except UnicodeError as exc:   # a name no resolver accepts (a label over 63 characters)
+        return Handshake(False, f"cannot resolve {hostname!r}: {exc}")
     with raw:
         try:
             tls = context.wrap_socket(raw, server_hostname=hostname)
@@ -168,5 +170,5 @@ def resolve(_facts, name: str) -> list[str]:
     """What the runner resolves `name` to (IPv4 and IPv6), or [] if it does not resolve."""
     try:
         return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)))
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):   # UnicodeError: a name no resolver accepts (a label over 63)
         return []

@@ -186,8 +186,10 @@ class AuthConf:
 
 
 _MASK_PASSWORD = r"s/^\([[:space:]]*password[[:space:]]*=\).*/\1<masked on the host>/"
-_AUTH_CONF = ("test -f %s || exit 3; sed %s %s; echo '--sha256--'; "
-              "sed -n 's/^[[:space:]]*password[[:space:]]*=[[:space:]]*//p' %s | head -n1 | tr -d '\\r\\n' | sha256sum")
+# `-e SCRIPT -- PATH`: the path is an operand whatever it starts with (a path "-ew ..." is a sed script otherwise).
+_AUTH_CONF = ("test -f %s || exit 3; sed -e %s -- %s; echo '--sha256--'; "
+              "sed -n -e 's/^[[:space:]]*password[[:space:]]*=[[:space:]]*//p' -- %s | head -n1 | tr -d '\\r\\n' "
+              "| sha256sum")
 
 
 def auth_conf(facts: Facts, container: str | None, path: str) -> AuthConf:
