@@ -3,6 +3,7 @@
 Imported rather than listed in `pytest_plugins`: the installed suite lives below this folder in an editable
 install, and pytest refuses `pytest_plugins` in a conftest that is not at the top of the run it collects.
 """
+
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ LAB_FOLDERS = {TESTS / "integration", TESTS / "lab", TESTS / "e2e"}
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "lab: needs real lab hosts (root, the Debian packages); "
-                                       "`pytest -m 'not lab'` is the inner loop")
+    config.addinivalue_line(
+        "markers", "lab: needs real lab hosts (root, the Debian packages); `pytest -m 'not lab'` is the inner loop"
+    )
 
 
 def pytest_collection_modifyitems(items):

@@ -3,6 +3,7 @@
 Built on pytest-testinfra's ssh backend. testinfra adds `ControlMaster=auto` but no ControlPath unless one is
 given, so by default every command opens a new SSH connection (measured: ~0.3 s each). We always give one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,8 +44,12 @@ class SshSettings:
     command_timeout: int = 60
 
     def extra_args(self) -> str:
-        opts = ["-o BatchMode=yes", "-o ServerAliveInterval=5", "-o ServerAliveCountMax=3",
-                "-o StrictHostKeyChecking=" + ("yes" if self.strict_host_key_checking else "no")]
+        opts = [
+            "-o BatchMode=yes",
+            "-o ServerAliveInterval=5",
+            "-o ServerAliveCountMax=3",
+            "-o StrictHostKeyChecking=" + ("yes" if self.strict_host_key_checking else "no"),
+        ]
         if self.known_hosts:
             opts.append("-o UserKnownHostsFile=" + shlex.quote(self.known_hosts))
         if self.jump_host:
@@ -58,7 +63,7 @@ class CommandResult:
     rc: int
     stdout: str
     stderr: str
-    exec_error: str = ""   # a container exec that did not run the command to its end: the engine's reason
+    exec_error: str = ""  # a container exec that did not run the command to its end: the engine's reason
 
     @property
     def ok(self) -> bool:
@@ -91,12 +96,18 @@ class _TimedSshBackend(SshBackend):
 
     NAME = "conformance-ssh"
     deadline: float | None = None
-    stdin: bytes | None = None   # fed to the remote command (secrets go here, never into argv)
+    stdin: bytes | None = None  # fed to the remote command (secrets go here, never into argv)
 
     def run_local(self, command, *args):
         cmd = self.quote(command, *args)
-        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL if self.stdin is None else subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            shell=True,
+            stdin=subprocess.DEVNULL if self.stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             stdout, stderr = proc.communicate(input=self.stdin, timeout=self.deadline)
         except subprocess.TimeoutExpired:
@@ -125,21 +136,28 @@ class HostConnection:
         # ControlPath must stay short (a unix socket path is limited to 108 bytes).
         self.control_path = os.path.join(self._control_dir, hashlib.sha1(f"{name}@{address}".encode()).hexdigest()[:12])
         self.commands = 0
-        self.connections = 0   # SSH connections opened (a new master whenever no control socket exists)
+        self.connections = 0  # SSH connections opened (a new master whenever no control socket exists)
         self.unreachable: HostUnreachable | None = None
         self._frame = Frame()
         self._lock = threading.Lock()
         user = f"{ssh.user}@" if ssh.user else ""
         port = f":{ssh.port}" if ssh.port else ""
-        host = f"[{address}]" if ":" in address else address   # an IPv6 literal: testinfra's hostspec brackets it
+        host = f"[{address}]" if ":" in address else address  # an IPv6 literal: testinfra's hostspec brackets it
         # ControlPersist bounds how long a master outlives a run that was killed before it could close it.
         self._backend = _TimedSshBackend(
-            f"{user}{host}{port}", ssh_config=ssh.config, ssh_identity_file=ssh.identity_file,
-            timeout=ssh.connect_timeout, controlpath=self.control_path, controlpersist=CONTROL_PERSIST,
-            ssh_extra_args=ssh.extra_args(), sudo=ssh.sudo)
+            f"{user}{host}{port}",
+            ssh_config=ssh.config,
+            ssh_identity_file=ssh.identity_file,
+            timeout=ssh.connect_timeout,
+            controlpath=self.control_path,
+            controlpersist=CONTROL_PERSIST,
+            ssh_extra_args=ssh.extra_args(),
+            sudo=ssh.sudo,
+        )
 
-    def run(self, template: str, *args: object, timeout: int | None = None,
-            stdin: bytes | str | None = None) -> CommandResult:
+    def run(
+        self, template: str, *args: object, timeout: int | None = None, stdin: bytes | str | None = None
+    ) -> CommandResult:
         """Run `shell(template, *args)` on the host. Raises HostUnreachable if SSH fails, CommandTimedOut if the
         command outlives `timeout` (default: the profile's command_timeout).
 
@@ -172,14 +190,18 @@ class HostConnection:
                 self._backend.stdin = None
         framed = self._frame.parse(out.stdout)
         if framed is None:
-            raise HostUnreachable(self.name, f"no answer from the remote shell (exit {out.rc}): "
-                                             f"{_last_line(out.stderr)}; is sh, mktemp, timeout and base64 there?")
+            raise HostUnreachable(
+                self.name,
+                f"no answer from the remote shell (exit {out.rc}): "
+                f"{_last_line(out.stderr)}; is sh, mktemp, timeout and base64 there?",
+            )
         if framed.rc == TIMED_OUT or (framed.rc == KILLED_AFTER_TIMEOUT and time.monotonic() - started >= limit):
             raise CommandTimedOut(self.name, command, limit)
         return CommandResult(command, framed.rc, framed.stdout, framed.stderr)
 
-    def container_exec(self, engine: str, container: str, template: str, *args: object,
-                       timeout: int | None = None) -> CommandResult:
+    def container_exec(
+        self, engine: str, container: str, template: str, *args: object, timeout: int | None = None
+    ) -> CommandResult:
         """Run `shell(template, *args)` inside a Kolla container with the host's engine (docker or podman).
 
         A container that is restarting or dies during the exec fails in many wordings per engine and version
@@ -187,8 +209,9 @@ class HostConnection:
         So the command prints a last line after it ends, carrying its exit status; without that line the result
         is marked with `exec_error` instead of being taken for the command's own (empty) answer."""
         script = with_status_line(shell(template, *args), _EXEC_DONE)
-        result = self.run("%s exec %s sh -c %s", engine_name(engine), container_name(container), script,
-                          timeout=timeout)
+        result = self.run(
+            "%s exec %s sh -c %s", engine_name(engine), container_name(container), script, timeout=timeout
+        )
         body, marker, status = result.stdout.rpartition("\n" + _EXEC_DONE)
         if not marker or not status.strip().isdigit():
             reason = _last_line(result.stderr) if result.stderr.strip() else f"{engine} exec exited {result.rc}"
@@ -196,8 +219,9 @@ class HostConnection:
         return dataclasses.replace(result, rc=int(status), stdout=body)
 
     def close(self) -> None:
-        subprocess.run(["ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit", "x"],
-                       capture_output=True, timeout=10)
+        subprocess.run(
+            ["ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit", "x"], capture_output=True, timeout=10
+        )
 
 
 CONTROL_PERSIST = 60

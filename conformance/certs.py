@@ -3,6 +3,7 @@
 Certificates become evidence as subject, issuer, SANs, validity and fingerprint only. Private keys are loaded
 to compare their public half and never leave this module in any other form.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 CERT_FILES = ("cacert.pem", "servercert.pem", "serverkey.pem", "clientcert.pem", "clientkey.pem")
-LEAVES = {"servercert.pem": "serverkey.pem", "clientcert.pem": "clientkey.pem"}   # certificate -> its key
+LEAVES = {"servercert.pem": "serverkey.pem", "clientcert.pem": "clientkey.pem"}  # certificate -> its key
 
 
 class BadPem(ValueError):
@@ -60,7 +61,8 @@ def fingerprint(cert: x509.Certificate) -> str:
 def dns_sans(cert: x509.Certificate) -> list[str]:
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-            x509.DNSName)
+            x509.DNSName
+        )
     except x509.ExtensionNotFound:
         return []
 
@@ -76,10 +78,12 @@ def ip_sans(cert: x509.Certificate) -> list[str]:
 def describe(cert: x509.Certificate) -> str:
     """One evidence line: what an operator needs to recognise the certificate, nothing secret."""
     sans = ", ".join([f"DNS:{n}" for n in dns_sans(cert)] + [f"IP:{a}" for a in ip_sans(cert)]) or "none"
-    return (f"subject {cert.subject.rfc4514_string() or '(empty)'}; issuer {cert.issuer.rfc4514_string()}; "
-            f"SAN {sans}; valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
-            f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; "
-            f"{fingerprint(cert)}")
+    return (
+        f"subject {cert.subject.rfc4514_string() or '(empty)'}; issuer {cert.issuer.rfc4514_string()}; "
+        f"SAN {sans}; valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
+        f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; "
+        f"{fingerprint(cert)}"
+    )
 
 
 def is_ca(cert: x509.Certificate) -> bool:
@@ -102,10 +106,14 @@ def verify_chain(leaf: x509.Certificate, ca: x509.Certificate, now: dt.datetime)
     - dates are tls.validity's business: if the chain fails only on time at `now`, it is validated at a
       moment both certificates are valid, and failing that, by the leaf's signature alone.
     """
+
     def attempt(at: dt.datetime) -> str | None:
-        builder = (PolicyBuilder().store(Store([ca])).time(at)
-                   .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-                                       ee_policy=ExtensionPolicy.permit_all()))
+        builder = (
+            PolicyBuilder()
+            .store(Store([ca]))
+            .time(at)
+            .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all())
+        )
         try:
             builder.build_client_verifier().verify(leaf, [])
             return None
@@ -123,15 +131,16 @@ def verify_chain(leaf: x509.Certificate, ca: x509.Certificate, now: dt.datetime)
         return True, f"verified against {ca.subject.rfc4514_string()} (at a date both are valid; see tls.validity)"
     try:
         leaf.verify_directly_issued_by(ca)
-        return True, (f"signed by {ca.subject.rfc4514_string()}; their validity periods never overlap "
-                      f"(see tls.validity)")
-    except Exception as exc:   # ValueError (issuer name), TypeError (key type), InvalidSignature
+        return True, (
+            f"signed by {ca.subject.rfc4514_string()}; their validity periods never overlap (see tls.validity)"
+        )
+    except Exception as exc:  # ValueError (issuer name), TypeError (key type), InvalidSignature
         return False, f"{error}; direct signature check: {_first_line(exc)}"
 
 
 @dataclasses.dataclass(frozen=True)
 class Validity:
-    status: str          # "ok", "expired", "not-yet-valid", "expiring"
+    status: str  # "ok", "expired", "not-yet-valid", "expiring"
     detail: str
 
 

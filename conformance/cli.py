@@ -8,6 +8,7 @@
 
 Exit codes are the gate's (conformance/report/gate.py); a usage or input error is one line and exit 4.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ from conformance.report import gate, html, merge, terminal
 
 def _run(args, rest) -> int:
     import pytest
+
     return int(pytest.main(["--profile", args.profile, *rest]))
 
 
@@ -53,16 +55,21 @@ def _catalog(args, rest) -> int:
         known = {check.id for check in all_checks()}
         unknown = [c for c in args.check_ids if c not in known]
         if unknown:
-            print(f"kolla-conformance catalog: no check has the id {', '.join(unknown)} "
-                  f"(`kolla-conformance catalog` lists them)", file=sys.stderr)
+            print(
+                f"kolla-conformance catalog: no check has the id {', '.join(unknown)} "
+                f"(`kolla-conformance catalog` lists them)",
+                file=sys.stderr,
+            )
             return ExitCode.PROFILE_ERROR
         print("\n".join(catalog.page(c).rstrip("\n") + "\n" for c in args.check_ids), end="")
         return ExitCode.OK
     if args.check:
         if catalog.is_current(args.check):
             return ExitCode.OK
-        print(f"{args.check}: check catalog is stale; run `kolla-conformance catalog --write {args.check}`",
-              file=sys.stderr)
+        print(
+            f"{args.check}: check catalog is stale; run `kolla-conformance catalog --write {args.check}`",
+            file=sys.stderr,
+        )
         return ExitCode.CHECK_FAILED
     if args.write:
         print(f"{args.write}: {'updated' if catalog.write(args.write) else 'already current'}")
@@ -72,7 +79,7 @@ def _catalog(args, rest) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):   # a usage error is the gate's 4, not argparse's 2
+    def error(self, message):  # a usage error is the gate's 4, not argparse's 2
         self.print_usage(sys.stderr)
         self.exit(ExitCode.PROFILE_ERROR, f"{self.prog}: error: {message}\n")
 

@@ -9,6 +9,7 @@ Output comes back framed: the command's exit status, stdout and stderr, base64 e
 a random nonce (testinfra's safe-ssh shape). A login shell that prints something (an `echo` in .bashrc) lands
 outside the frame and cannot shift a parse.
 """
+
 from __future__ import annotations
 
 import base64
@@ -47,7 +48,7 @@ def join(*commands: str) -> Shell:
 def with_status_line(command: Shell, marker: str) -> Shell:
     """`command` in a subshell, then a last line `<marker><exit status>`: proof that it ran to its end."""
     _require_built(command)
-    return Shell("( " + command + "\n); printf '\\n%s%d\\n' " + shlex.quote(marker) + " \"$?\"")
+    return Shell("( " + command + "\n); printf '\\n%s%d\\n' " + shlex.quote(marker) + ' "$?"')
 
 
 def comment(text: str, prefix: str = "") -> list[str]:
@@ -96,19 +97,26 @@ class Frame:
     def __init__(self) -> None:
         nonce = secrets.token_hex(8)
         self.begin, self.end = f"KCF{nonce}B", f"KCF{nonce}E"
-        self._pattern = re.compile(re.escape(self.begin) + r":(\d+):([A-Za-z0-9+/=]*):([A-Za-z0-9+/=]*):"
-                                   + re.escape(self.end))
+        self._pattern = re.compile(
+            re.escape(self.begin) + r":(\d+):([A-Za-z0-9+/=]*):([A-Za-z0-9+/=]*):" + re.escape(self.end)
+        )
 
     def wrap(self, command: Shell, limit: int) -> Shell:
         _require_built(command)
         # -k: a command that ignores SIGTERM is killed 2 s later. Exit 124/137 mean the deadline struck.
-        return shell("o=$(mktemp) && e=$(mktemp) || exit 97; timeout -k 2 %s sh -c %s >\"$o\" 2>\"$e\"; r=$?; "
-                     "printf '\\n%%s:%%d:' %s \"$r\"; base64 -w0 \"$o\"; printf :; base64 -w0 \"$e\"; "
-                     "printf ':%%s\\n' %s; rm -f \"$o\" \"$e\"", int(limit), command, self.begin, self.end)
+        return shell(
+            'o=$(mktemp) && e=$(mktemp) || exit 97; timeout -k 2 %s sh -c %s >"$o" 2>"$e"; r=$?; '
+            'printf \'\\n%%s:%%d:\' %s "$r"; base64 -w0 "$o"; printf :; base64 -w0 "$e"; '
+            'printf \':%%s\\n\' %s; rm -f "$o" "$e"',
+            int(limit),
+            command,
+            self.begin,
+            self.end,
+        )
 
     def parse(self, text: str) -> Framed | None:
         """The frame's content, or None when the output holds no (complete) frame."""
-        frames = list(self._pattern.finditer(text))   # the last one wins: noise cannot make one (no nonce)
+        frames = list(self._pattern.finditer(text))  # the last one wins: noise cannot make one (no nonce)
         if not frames:
             return None
         rc, out, err = frames[-1].groups()
@@ -119,5 +127,5 @@ def _decode(data: str) -> str:
     return base64.b64decode(data).decode("utf-8", errors="replace")
 
 
-TIMED_OUT = 124            # timeout(1): the command ran out of time
+TIMED_OUT = 124  # timeout(1): the command ran out of time
 KILLED_AFTER_TIMEOUT = 137  # timeout(1) -k: it ignored SIGTERM (also any command killed by SIGKILL: check the clock)

@@ -1,4 +1,5 @@
 """Parsers for the text of the configuration files the checks read. Pure functions: text in, data out."""
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,7 @@ def parse_ini(text: str) -> dict[str, dict[str, str]]:
             continue
         if current is None:
             current = sections.setdefault("DEFAULT", {})
-        if raw[:1] in (" ", "\t") and last_key is not None:   # continuation line
+        if raw[:1] in (" ", "\t") and last_key is not None:  # continuation line
             current[last_key] = (current[last_key] + "\n" + stripped).strip()
             continue
         key, sep, value = stripped.partition("=")
@@ -76,7 +77,7 @@ def _strip_comment(line: str) -> str:
 def _libvirt_value(text: str, pos: int):
     token = _TOKEN.match(text, pos)
     if not token:
-        raise ValueError(f"cannot parse libvirt config near {text[pos:pos + 30]!r}")
+        raise ValueError(f"cannot parse libvirt config near {text[pos : pos + 30]!r}")
     if token.group("str") is not None:
         return token.group("str")[1:-1].replace('\\"', '"'), token.end()
     if token.group("num") is not None:
@@ -93,7 +94,7 @@ def _libvirt_value(text: str, pos: int):
                 continue
             item, pos = _libvirt_value(text, pos)
             items.append(item)
-    raise ValueError(f"unexpected token near {text[pos:pos + 30]!r}")
+    raise ValueError(f"unexpected token near {text[pos : pos + 30]!r}")
 
 
 def parse_sasl_conf(text: str) -> dict[str, str]:

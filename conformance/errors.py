@@ -2,19 +2,20 @@
 
 A user error is always one line naming the file, key or host; it is never shown as a traceback.
 """
+
 import enum
 
 
 class ExitCode(enum.IntEnum):
     """Documented exit codes of a conformance run (pytest's own codes where they exist)."""
 
-    OK = 0                  # every check passed (warnings allowed)
-    CHECK_FAILED = 1        # at least one check failed on a reachable host
-    INTERRUPTED = 2         # pytest: interrupted
-    INTERNAL_ERROR = 3      # pytest: a bug in the suite
-    PROFILE_ERROR = 4       # bad profile, Kolla config or command line (pytest's usage error)
-    NO_CHECKS = 5           # pytest: nothing selected
-    HOSTS_UNREACHABLE = 6   # no check failed, but some hosts could not be checked
+    OK = 0  # every check passed (warnings allowed)
+    CHECK_FAILED = 1  # at least one check failed on a reachable host
+    INTERRUPTED = 2  # pytest: interrupted
+    INTERNAL_ERROR = 3  # pytest: a bug in the suite
+    PROFILE_ERROR = 4  # bad profile, Kolla config or command line (pytest's usage error)
+    NO_CHECKS = 5  # pytest: nothing selected
+    HOSTS_UNREACHABLE = 6  # no check failed, but some hosts could not be checked
 
 
 class ConformanceError(Exception):

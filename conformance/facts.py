@@ -3,6 +3,7 @@
 Probes (conformance/probes/*) are plain functions `probe(facts) -> value`; `Facts.probe` caches their results, so
 many checks can share one read. Probes know how to fetch; checks only judge.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,12 +23,12 @@ class FileFact:
     path: str
     exists: bool
     content: str = ""
-    mode: int = 0          # permission bits, e.g. 0o600
+    mode: int = 0  # permission bits, e.g. 0o600
     uid: int = -1
     gid: int = -1
     owner: str = ""
     group: str = ""
-    kind: str = ""         # stat's %F: "regular file", "character special file", ...
+    kind: str = ""  # stat's %F: "regular file", "character special file", ...
 
     def describe(self) -> str:
         if not self.exists:
@@ -39,8 +40,11 @@ class FileFact:
 _STAT = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' -- %s 2>/dev/null"
 # What a read depends on besides the shell, by the programs its template calls: a hang of one of these is not
 # waited for twice. libvirt's clients (virsh, and the live probes' logins) all wait on libvirtd.
-_DAEMONS = ((re.compile(r"\b(docker|podman)\b"), None), (re.compile(r"\bvirsh\b"), "libvirtd"),
-            (re.compile(r"\bovs-(vsctl|appctl|ofctl)\b"), "ovsdb"))
+_DAEMONS = (
+    (re.compile(r"\b(docker|podman)\b"), None),
+    (re.compile(r"\bvirsh\b"), "libvirtd"),
+    (re.compile(r"\bovs-(vsctl|appctl|ofctl)\b"), "ovsdb"),
+)
 LIBVIRTD = "libvirtd"
 
 
@@ -62,7 +66,7 @@ class Facts:
         self._probes: dict[Any, Any] = {}
         self._commands: dict[tuple, CommandResult | NotRead] = {}
         self._hung: dict[str, str] = {}
-        self.lost = 0.0                      # seconds this host has lost to reads that never answered
+        self.lost = 0.0  # seconds this host has lost to reads that never answered
         self.hang_budget = 2 * connection.ssh.command_timeout
 
     @property
@@ -101,8 +105,10 @@ class Facts:
     def blocked(self, *needs: str) -> str | None:
         """Why a read that needs `needs` is not tried, or None."""
         if self.lost >= self.hang_budget:
-            return (f"the host stopped answering: {self.lost:.0f}s lost to reads that never answered "
-                    f"({'; '.join(self._hung.values())}); its remaining reads are not waited for")
+            return (
+                f"the host stopped answering: {self.lost:.0f}s lost to reads that never answered "
+                f"({'; '.join(self._hung.values())}); its remaining reads are not waited for"
+            )
         return next((self._hung[need] for need in needs if need in self._hung), None)
 
     def hung(self, needs: tuple[str, ...], seconds: float, reason: str) -> None:
@@ -116,8 +122,9 @@ class Facts:
         answer in time, or when what it needs hung earlier."""
         command = shell(template, *args)
         needs = _daemons(template) or tuple(template.split()[:1])
-        return self._read(("host", command), needs, needs,
-                          lambda limit: self.connection.run(command, timeout=limit), timeout)
+        return self._read(
+            ("host", command), needs, needs, lambda limit: self.connection.run(command, timeout=limit), timeout
+        )
 
     def run_in(self, container: str, template: str, *args: object, timeout: int | None = None) -> CommandResult:
         """A command inside a Kolla container, through the host's container engine.
@@ -128,15 +135,25 @@ class Facts:
         command = shell(template, *args)
         # A hung exec blames the container and what its command talks to, not the engine: `ps` answered.
         inside = (f"container {container}",) + tuple(d for d in _daemons(template) if d not in ("docker", "podman"))
-        result = self._read((container, command), (engine,) + inside, inside,
-                            lambda limit: self.connection.container_exec(engine, container, command,
-                                                                          timeout=limit), timeout)
+        result = self._read(
+            (container, command),
+            (engine,) + inside,
+            inside,
+            lambda limit: self.connection.container_exec(engine, container, command, timeout=limit),
+            timeout,
+        )
         if result.exec_error:
             raise ContainerUnavailable(container, result.exec_error)
         return result
 
-    def _read(self, key: tuple, needs: tuple[str, ...], blames: tuple[str, ...],
-              do: Callable[[int], CommandResult], timeout: int | None) -> CommandResult:
+    def _read(
+        self,
+        key: tuple,
+        needs: tuple[str, ...],
+        blames: tuple[str, ...],
+        do: Callable[[int], CommandResult],
+        timeout: int | None,
+    ) -> CommandResult:
         if key not in self._commands:
             why = self.blocked(*needs)
             if why:
@@ -161,5 +178,14 @@ class Facts:
             return FileFact(path, exists=False)
         head, _, body = result.stdout.partition("\n")
         kind, mode, uid, gid, owner, group = (head.split("|") + [""] * 6)[:6]
-        return FileFact(path, True, body[1:] if body.startswith("\n") else body, int(mode or "0", 8),
-                        int(uid or -1), int(gid or -1), owner, group, kind)
+        return FileFact(
+            path,
+            True,
+            body[1:] if body.startswith("\n") else body,
+            int(mode or "0", 8),
+            int(uid or -1),
+            int(gid or -1),
+            owner,
+            group,
+            kind,
+        )

@@ -1,4 +1,5 @@
 """Hook specifications other plugins (remediation, reports) implement to extend a conformance run."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -16,8 +17,9 @@ hookspec = pytest.hookspec
 
 
 @hookspec(firstresult=True)
-def pytest_conformance_verdict(check: Check, expectation: Expectation, facts: Facts, verdict: Verdict,
-                               node: pytest.Item, context: HostContext) -> Verdict | None:
+def pytest_conformance_verdict(
+    check: Check, expectation: Expectation, facts: Facts, verdict: Verdict, node: pytest.Item, context: HostContext
+) -> Verdict | None:
     """Called after a check judged one host, before the finding is recorded.
 
     Return a replacement Verdict (e.g. the result of the same check after a fix was applied), or None to keep

@@ -5,6 +5,7 @@ block in connect; the parent gives it a private environment and a deadline. The 
 never in argv or the environment. The answer (JSON on stdout) carries no secret: success, libvirt's error text,
 the SASL mechanisms the server advertised (from libvirt's client debug log) and the server's hostname.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ def login(uri: str, authname: str, password: str) -> dict:
                 credential[4] = password
         return 0
 
-    libvirt.registerErrorHandler(lambda *_: None, None)   # keep libvirt from printing errors to stderr
+    libvirt.registerErrorHandler(lambda *_: None, None)  # keep libvirt from printing errors to stderr
     auth = [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], fill, None]
     try:
         conn = libvirt.openAuth(uri, auth, 0)
@@ -49,7 +50,7 @@ def main() -> int:
     if log and os.path.exists(log):
         with open(log, errors="replace") as handle:
             answer["mechanisms"] = advertised_mechanisms(handle.read())
-        os.unlink(log)   # a debug log is no place to keep anything
+        os.unlink(log)  # a debug log is no place to keep anything
     print(json.dumps(answer))
     return 0
 

@@ -1,4 +1,5 @@
 """The vocabulary of the suite as data: phases, severities, statuses, findings."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -8,29 +9,29 @@ from typing import Any
 
 
 class Phase(str, enum.Enum):
-    PREDEPLOY = "predeploy"      # before `kolla-ansible deploy`: hardware, staged certificates, host daemons
-    POSTDEPLOY = "postdeploy"    # after deploy or upgrade: the running libvirt matches the intended config
+    PREDEPLOY = "predeploy"  # before `kolla-ansible deploy`: hardware, staged certificates, host daemons
+    POSTDEPLOY = "postdeploy"  # after deploy or upgrade: the running libvirt matches the intended config
     POSTCLEANUP = "postcleanup"  # after `kolla-ansible nova-libvirt-cleanup`
 
 
 class Severity(str, enum.Enum):
     # Allure's severity names, so reports need no translation table.
-    BLOCKER = "blocker"    # the compute host cannot work (no VMs start, nova-compute does not start)
+    BLOCKER = "blocker"  # the compute host cannot work (no VMs start, nova-compute does not start)
     CRITICAL = "critical"  # a main function breaks (migration, networking of new VMs)
-    NORMAL = "normal"      # a latent fault: breaks on the next restart, reconfigure or new host
-    MINOR = "minor"        # hygiene, performance left on the table
+    NORMAL = "normal"  # a latent fault: breaks on the next restart, reconfigure or new host
+    MINOR = "minor"  # hygiene, performance left on the table
     TRIVIAL = "trivial"
 
 
 class Status(str, enum.Enum):
     PASS = "pass"
-    WARN = "warn"              # passes the gate, but an operator should look
+    WARN = "warn"  # passes the gate, but an operator should look
     FAIL = "fail"
-    NOT_APPLICABLE = "n/a"     # the check does not apply to this host's expectations
+    NOT_APPLICABLE = "n/a"  # the check does not apply to this host's expectations
     UNREACHABLE = "unreachable"
 
 
-NOT_JUDGED = "not judged: "   # how reports introduce the reason of a verdict that is not judged
+NOT_JUDGED = "not judged: "  # how reports introduce the reason of a verdict that is not judged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,8 +42,8 @@ class Verdict:
     expected: str = ""
     actual: str = ""
     evidence: dict[str, str] = dataclasses.field(default_factory=dict)
-    hint: str = ""   # what an operator would do about it
-    judged: bool = True   # False: the check applies, but what it reads did not answer (status n/a, not a pass)
+    hint: str = ""  # what an operator would do about it
+    judged: bool = True  # False: the check applies, but what it reads did not answer (status n/a, not a pass)
 
     @classmethod
     def passed(cls, expected="", actual="", evidence=None):
@@ -86,7 +87,7 @@ class Finding:
     evidence: dict[str, str] = dataclasses.field(default_factory=dict)
     # The waiver that matched a FAIL/WARN (conformance.waivers): reason, approved_by, expires, state "active"|"expired".
     waiver: dict[str, str] = dataclasses.field(default_factory=dict)
-    judged: bool = True   # False: skipped like n/a, but the host was not verified on this point (see Verdict)
+    judged: bool = True  # False: skipped like n/a, but the host was not verified on this point (see Verdict)
 
     @property
     def not_judged(self) -> bool:

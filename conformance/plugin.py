@@ -3,6 +3,7 @@
 Data flows one way: profile -> expectations (per host) -> facts (per host, cached) -> checks -> findings -> reports.
 Without --profile the plugin only registers its options and markers.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +22,7 @@ from conformance.runtime import Run
 
 SUITE = Path(__file__).parent / "suite" / "kolla_conformance.py"
 FINDING_PROPERTY = results.FINDING_PROPERTY
-SESSION = pytest.StashKey["ConformanceSession"]()   # the run's session, for the suite's fixtures
+SESSION = pytest.StashKey["ConformanceSession"]()  # the run's session, for the suite's fixtures
 
 
 class ConformanceWarning(UserWarning):
@@ -39,20 +40,34 @@ class Target:
 
 def pytest_addhooks(pluginmanager):
     from conformance import hooks
+
     pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("kolla-conformance", "Kolla libvirt conformance")
     group.addoption("--profile", metavar="PROFILE.yml", help="host profile to check (enables the suite)")
-    group.addoption("--phase", action="append", choices=[p.value for p in Phase],
-                    help="run the checks of this phase (repeatable); default: the profile's phases")
-    group.addoption("--findings-json", metavar="PATH",
-                    help="write every finding (redacted) as a JSON list to PATH, for CI and other tools")
-    group.addoption("--waivers", metavar="WAIVERS.yml",
-                    help="waiver file (check, hosts, reason, expires, approved_by); overrides the profile's `waivers`")
-    group.addoption("--strict-warnings", action="store_true",
-                    help="warnings fail the gate (exit 1) like failed checks; waived warnings still pass")
+    group.addoption(
+        "--phase",
+        action="append",
+        choices=[p.value for p in Phase],
+        help="run the checks of this phase (repeatable); default: the profile's phases",
+    )
+    group.addoption(
+        "--findings-json",
+        metavar="PATH",
+        help="write every finding (redacted) as a JSON list to PATH, for CI and other tools",
+    )
+    group.addoption(
+        "--waivers",
+        metavar="WAIVERS.yml",
+        help="waiver file (check, hosts, reason, expires, approved_by); overrides the profile's `waivers`",
+    )
+    group.addoption(
+        "--strict-warnings",
+        action="store_true",
+        help="warnings fail the gate (exit 1) like failed checks; waived warnings still pass",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -71,7 +86,7 @@ def pytest_configure(config):
         return
     try:
         profile = load_profile(path)
-    except ProfileError as exc:   # one line, exit code 4, before any host is touched
+    except ProfileError as exc:  # one line, exit code 4, before any host is touched
         raise pytest.UsageError(_one_line(str(exc))) from None
     if config.getoption("phase"):
         profile = dataclasses.replace(profile, phases=tuple(config.getoption("phase")))
@@ -125,9 +140,8 @@ class ConformanceSession:
         self.config = config
         self.run = run
         self.worker_stats: dict[str, dict] = {}
-        self.results = results.Results(config, self._waivers(config, run.profile),
-                                       config.getoption("strict_warnings"))
-        self.findings = self.results.findings   # (host, check id) -> Finding, waivers applied
+        self.results = results.Results(config, self._waivers(config, run.profile), config.getoption("strict_warnings"))
+        self.findings = self.results.findings  # (host, check id) -> Finding, waivers applied
         run.redact.install_logging_filter("testinfra", "conformance")
 
     @staticmethod
@@ -138,9 +152,9 @@ class ConformanceSession:
         try:
             return waiver_rules.load(path, {c.id for c in check_registry.all_checks()})
         except ConformanceError as exc:
-            raise pytest.UsageError(_one_line(str(exc))) from None   # one line, exit code 4
+            raise pytest.UsageError(_one_line(str(exc))) from None  # one line, exit code 4
 
-    @pytest.hookimpl(optionalhook=True)   # an xdist hook: absent with -p no:xdist
+    @pytest.hookimpl(optionalhook=True)  # an xdist hook: absent with -p no:xdist
     def pytest_configure_node(self, node):
         """xdist controller, once per worker: tell it whether tests are grouped by host."""
         node.workerinput["conformance_loadgroup"] = self.config.getoption("dist", "no") == "loadgroup"
@@ -186,23 +200,45 @@ class ConformanceSession:
         except HostUnreachable as exc:
             self._record(node, check, target.host, Status.UNREACHABLE, "a reachable host", str(exc))
             raise
-        verdict = self.config.hook.pytest_conformance_verdict(
-            check=check, expectation=expectation, facts=facts, verdict=verdict, node=node, context=context) or verdict
-        finding = self._record(node, check, target.host, verdict.status, verdict.expected, verdict.actual,
-                               verdict.hint, verdict.evidence, judged=verdict.judged)
+        verdict = (
+            self.config.hook.pytest_conformance_verdict(
+                check=check, expectation=expectation, facts=facts, verdict=verdict, node=node, context=context
+            )
+            or verdict
+        )
+        finding = self._record(
+            node,
+            check,
+            target.host,
+            verdict.status,
+            verdict.expected,
+            verdict.actual,
+            verdict.hint,
+            verdict.evidence,
+            judged=verdict.judged,
+        )
         if verdict.status is Status.FAIL:
             pytest.fail(finding.summary(), pytrace=False)
         if verdict.status is Status.WARN:
-            warnings.warn(ConformanceWarning(finding.summary()), stacklevel=1)   # the finding, not a code location
+            warnings.warn(ConformanceWarning(finding.summary()), stacklevel=1)  # the finding, not a code location
         if verdict.status is Status.NOT_APPLICABLE:
             pytest.skip(f"{'not applicable' if verdict.judged else 'not judged'}: {finding.actual}")
 
     def _record(self, node, check, host, status, expected, actual, hint="", evidence=None, judged=True) -> Finding:
         redact = self.run.redact
-        finding = Finding(check_id=check.id, host=host, status=status, severity=check.severity, area=check.area,
-                          phase=",".join(self._phases(check)), expected=redact(expected), actual=redact(actual),
-                          hint=redact(hint), evidence={redact(k): redact(v) for k, v in (evidence or {}).items()},
-                          judged=judged)
+        finding = Finding(
+            check_id=check.id,
+            host=host,
+            status=status,
+            severity=check.severity,
+            area=check.area,
+            phase=",".join(self._phases(check)),
+            expected=redact(expected),
+            actual=redact(actual),
+            hint=redact(hint),
+            evidence={redact(k): redact(v) for k, v in (evidence or {}).items()},
+            judged=judged,
+        )
         allure_report.attach_finding(finding)
         node.user_properties.append((FINDING_PROPERTY, finding.to_json()))
         return finding
@@ -221,11 +257,11 @@ class ConformanceSession:
         """WAIVED and NOT JUDGED as their own words, beside PASSED, FAILED and SKIPPED (n/a)."""
         return results.teststatus(report)
 
-    @pytest.hookimpl(tryfirst=True)   # before junitxml records the report, so the readable names stick
+    @pytest.hookimpl(tryfirst=True)  # before junitxml records the report, so the readable names stick
     def pytest_runtest_logreport(self, report):
         self.results.logreport(report)
 
-    @pytest.hookimpl(optionalhook=True)   # an xdist hook: absent with -p no:xdist
+    @pytest.hookimpl(optionalhook=True)  # an xdist hook: absent with -p no:xdist
     def pytest_testnodedown(self, node, error):
         self.worker_stats.update(getattr(node, "workeroutput", {}).get("conformance_stats", {}))
 
@@ -234,16 +270,18 @@ class ConformanceSession:
         thread, so a fix in progress rolls back, the session finishes and Run.close() closes the SSH masters."""
         import signal
         import threading
+
         if threading.current_thread() is threading.main_thread():
             self._sigterm = signal.signal(signal.SIGTERM, _terminate)
 
     def pytest_unconfigure(self, config):
         import signal
+
         if getattr(self, "_sigterm", None) is not None:
             signal.signal(signal.SIGTERM, self._sigterm)
 
     def pytest_sessionfinish(self, session, exitstatus):
-        if hasattr(self.config, "workeroutput"):   # xdist worker: hand SSH statistics to the controller
+        if hasattr(self.config, "workeroutput"):  # xdist worker: hand SSH statistics to the controller
             self.config.workeroutput["conformance_stats"] = self.run.stats()
             return
         path = self.config.getoption("findings_json")
@@ -251,9 +289,11 @@ class ConformanceSession:
             self.results.write_json(path)
         alluredir = getattr(self.config.option, "allure_report_dir", None)
         if alluredir and Path(alluredir).is_dir():
-            results.write_properties(Path(alluredir) / "environment.properties",
-                                     results.environment(self.run.profile, self.findings.values()))
-        if exitstatus in (ExitCode.OK, ExitCode.CHECK_FAILED):   # the gate (report/gate.py documents precedence)
+            results.write_properties(
+                Path(alluredir) / "environment.properties",
+                results.environment(self.run.profile, self.findings.values()),
+            )
+        if exitstatus in (ExitCode.OK, ExitCode.CHECK_FAILED):  # the gate (report/gate.py documents precedence)
             session.exitstatus = self.results.exit_code()
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus):
@@ -261,9 +301,15 @@ class ConformanceSession:
             return
         stats = {**self.run.stats(), **self.worker_stats}
         # An interrupted run judged only part of its checks: it has no gate result, whatever those said.
-        terminal.summary(terminalreporter, self.results.ordered(), stats, unused=self.results.unused_waivers(),
-                         crashed=self.results.crashed, exit_code=self.results.exit_code(),
-                         interrupted=exitstatus == ExitCode.INTERRUPTED)
+        terminal.summary(
+            terminalreporter,
+            self.results.ordered(),
+            stats,
+            unused=self.results.unused_waivers(),
+            crashed=self.results.crashed,
+            exit_code=self.results.exit_code(),
+            interrupted=exitstatus == ExitCode.INTERRUPTED,
+        )
 
 
 def _terminate(signum, frame):

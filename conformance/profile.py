@@ -2,6 +2,7 @@
 
 Schema (see README "Profiles"); relative paths resolve against the profile file's folder.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,14 +23,23 @@ _PATH, _STR, _BOOL, _INT = "path", "string", "boolean", "integer"
 SCHEMA: dict[str, Any] = {
     "kolla": {"config_dir": _PATH, "inventory": _PATH, "group": _STR, "release": _STR},
     "hosts": list,
-    "ssh": {"user": _STR, "port": _INT, "identity_file": _PATH, "config": _PATH, "known_hosts": _PATH,
-            "strict_host_key_checking": _BOOL, "jump_host": _STR, "sudo": _BOOL,
-            "connect_timeout": _INT, "command_timeout": _INT},
+    "ssh": {
+        "user": _STR,
+        "port": _INT,
+        "identity_file": _PATH,
+        "config": _PATH,
+        "known_hosts": _PATH,
+        "strict_host_key_checking": _BOOL,
+        "jump_host": _STR,
+        "sudo": _BOOL,
+        "connect_timeout": _INT,
+        "command_timeout": _INT,
+    },
     "phases": list,
     "live_probes": _BOOL,
     "tls": {"expiry_warning_days": _INT},
     "overrides": dict,
-    "waivers": _PATH,   # a waiver file (conformance/waivers.py); its entries are validated when a run starts
+    "waivers": _PATH,  # a waiver file (conformance/waivers.py); its entries are validated when a run starts
 }
 HOST_KEYS = {"name": _STR, "address": _STR, "user": _STR, "port": _INT}
 
@@ -63,7 +73,7 @@ def load_profile(path: str | Path) -> Profile:
     path = Path(path)
     if not path.is_file():
         raise ProfileError(path, None, "profile not found")
-    data = parse_yaml(path, read_text(path), unique_keys=True, line_as_key=True)   # a key twice: one would be lost
+    data = parse_yaml(path, read_text(path), unique_keys=True, line_as_key=True)  # a key twice: one would be lost
     if not isinstance(data, dict):
         raise ProfileError(path, None, "a profile must be a YAML mapping")
     _validate(path, data, SCHEMA, "")
@@ -74,8 +84,9 @@ def load_profile(path: str | Path) -> Profile:
         target = _path(base, kolla.get(key))
         if target is not None and not (target.is_dir() if kind == "folder" else target.is_file()):
             raise ProfileError(path, f"kolla.{key}", f"{kind} not found: {target}")
-    config = KollaConfig.load(_path(base, kolla.get("config_dir")), _path(base, kolla.get("inventory")),
-                              kolla.get("group", "compute"))
+    config = KollaConfig.load(
+        _path(base, kolla.get("config_dir")), _path(base, kolla.get("inventory")), kolla.get("group", "compute")
+    )
 
     ssh_data = data.get("ssh") or {}
     for key in ("identity_file", "config", "known_hosts"):
@@ -109,12 +120,19 @@ def load_profile(path: str | Path) -> Profile:
         raise ProfileError(path, "waivers", f"file not found: {waivers}")
 
     hosts = _hosts(path, data.get("hosts"), config, ssh, overrides)
-    profile = Profile(path=path, kolla=config, release=kolla.get("release"), hosts=hosts, phases=phases,
-                      live_probes=data.get("live_probes", True),
-                      expiry_warning_days=days, waivers=waivers)
-    for host in hosts:   # every host-independent Kolla variable must evaluate before any host is touched
+    profile = Profile(
+        path=path,
+        kolla=config,
+        release=kolla.get("release"),
+        hosts=hosts,
+        phases=phases,
+        live_probes=data.get("live_probes", True),
+        expiry_warning_days=days,
+        waivers=waivers,
+    )
+    for host in hosts:  # every host-independent Kolla variable must evaluate before any host is touched
         validate_static(profile.variables(host))
-        config.nova_compute_overrides(host.name)   # and the override files it reads must be text
+        config.nova_compute_overrides(host.name)  # and the override files it reads must be text
         config.ovs_agent_overrides(host.name)
     return profile
 
@@ -142,7 +160,7 @@ def _validate(path: Path, data: dict, schema: dict, prefix: str) -> None:
             name = kind if isinstance(kind, str) else {list: "list", dict: "mapping"}[kind]
             article = "an" if name[0] in "aeiou" else "a"
             raise ProfileError(path, dotted, f"expected {article} {name}, got {value!r}")
-        elif kind in (_STR, _PATH) and not str(value).isprintable():   # a newline here would split the error line
+        elif kind in (_STR, _PATH) and not str(value).isprintable():  # a newline here would split the error line
             raise ProfileError(path, dotted, f"control characters in {value!r}")
 
 
@@ -155,7 +173,7 @@ def _is(value, kind) -> bool:
         return isinstance(value, bool)
     if kind == _INT:
         return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool)   # _STR, _PATH
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)  # _STR, _PATH
 
 
 def _check_ssh(path: Path, ssh: dict) -> None:
@@ -197,7 +215,7 @@ def _jump_host_problem(spec: str) -> str | None:
 
 def _hosts(path: Path, listed, config: KollaConfig, ssh: SshSettings, overrides: dict) -> tuple[HostPlan, ...]:
     entries: list[dict] = []
-    keys: list[str] = []   # where each entry comes from, for errors
+    keys: list[str] = []  # where each entry comes from, for errors
     if listed is not None:
         first: dict[str, str] = {}
         for index, item in enumerate(listed):
@@ -208,11 +226,13 @@ def _hosts(path: Path, listed, config: KollaConfig, ssh: SshSettings, overrides:
                 raise ProfileError(path, key, "expected a host name or a mapping with 'name'")
             _validate(path, item, HOST_KEYS, key + ".")
             name = check_host_name(str(item["name"]), path, key + ".name")
-            if name in first:   # one host twice would be checked (and fixed) twice, its findings mixed up
+            if name in first:  # one host twice would be checked (and fixed) twice, its findings mixed up
                 raise ProfileError(path, key, f"host {name!r} is listed twice (also {first[name]})")
             first[name] = key
-            for field, valid, what in (("address", is_address, "a host name or IP address"),
-                                       ("user", is_user, "a user name")):
+            for field, valid, what in (
+                ("address", is_address, "a host name or IP address"),
+                ("user", is_user, "a user name"),
+            ):
                 if field in item and not valid(str(item[field])):
                     raise ProfileError(path, f"{key}.{field}", f"not {what}: {item[field]!r}")
             if "port" in item and as_port(item["port"]) is None:
@@ -241,14 +261,22 @@ def _hosts(path: Path, listed, config: KollaConfig, ssh: SshSettings, overrides:
         ansible = {var: _ansible_var(variables, var) for var in ("ansible_host", "ansible_user", "ansible_port")}
         address = entry.get("address") or ansible["ansible_host"] or name
         if not entry.get("address") and not ansible["ansible_host"] and not is_address(name):
-            where = (path, f"{key}.name") if listed is not None or config.inventory is None \
+            where = (
+                (path, f"{key}.name")
+                if listed is not None or config.inventory is None
                 else (config.inventory.path, key)
-            raise ProfileError(*where, f"{name!r} is not a host name or IP address: give it an address "
-                                       f"(ansible_host; a port goes in ansible_port)")
+            )
+            raise ProfileError(
+                *where,
+                f"{name!r} is not a host name or IP address: give it an address "
+                f"(ansible_host; a port goes in ansible_port)",
+            )
         port = entry.get("port") or ansible["ansible_port"] or ssh.port
         host_ssh = dataclasses.replace(
-            ssh, user=entry.get("user") or ansible["ansible_user"] or ssh.user,
-            port=as_port(port) if port is not None else None)
+            ssh,
+            user=entry.get("user") or ansible["ansible_user"] or ssh.user,
+            port=as_port(port) if port is not None else None,
+        )
         plans.append(HostPlan(name=name, address=str(address), ssh=host_ssh, overrides=layers))
     return tuple(plans)
 
@@ -258,16 +286,18 @@ def _ansible_var(variables, name: str):
     if name not in variables:
         return None
     source = variables.source_of(name)
-    host = "" if f"(host {variables.host})" in source else f"host {variables.host}: "   # group vars: say which host
+    host = "" if f"(host {variables.host})" in source else f"host {variables.host}: "  # group vars: say which host
     try:
         value = variables[name]
     except NeedsHostFacts:
         raise ProfileError(source, name, f"{host}needs facts from the host, but is needed to reach it") from None
     if value is None or value == "":
         return value
-    valid, what = {"ansible_host": (lambda v: isinstance(v, str) and is_address(v), "a host name or IP address"),
-                   "ansible_user": (lambda v: isinstance(v, str) and is_user(v), "a user name"),
-                   "ansible_port": (lambda v: as_port(v) is not None, "a port 1-65535")}[name]
+    valid, what = {
+        "ansible_host": (lambda v: isinstance(v, str) and is_address(v), "a host name or IP address"),
+        "ansible_user": (lambda v: isinstance(v, str) and is_user(v), "a user name"),
+        "ansible_port": (lambda v: as_port(v) is not None, "a port 1-65535"),
+    }[name]
     if not valid(value):
         raise ProfileError(source, name, f"{host}expected {what}, got {value!r}")
     return value

@@ -1,4 +1,5 @@
 """Secrets never leave the process: every text bound for output goes through a Redactor first."""
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,9 @@ class Redactor:
             return text
         for secret in self.secrets:
             text = text.replace(secret, MASK)
-        text = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY----- [redacted] "
-                                          f"-----END {m.group(1)}PRIVATE KEY-----", text)
+        text = _PRIVATE_KEY.sub(
+            lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY----- [redacted] -----END {m.group(1)}PRIVATE KEY-----", text
+        )
         text = _PASSWORD_LINE.sub(lambda m: m.group(1) + MASK, text)
         return _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)
 

@@ -1,4 +1,5 @@
 """One run against the hosts of a profile: per-host connection, facts and expectation, created on first use."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,16 +31,20 @@ class HostContext:
             try:
                 # What resolution may need from the host (Ansible's facts), read before the engine is known.
                 host_facts = Facts(self.connection, engine=None)
-                variables = self.profile.variables(self.plan,
-                                                   facts=lambda: host_facts.probe(host_probes.ansible_facts))
+                variables = self.profile.variables(self.plan, facts=lambda: host_facts.probe(host_probes.ansible_facts))
                 expectation = expectations.resolve(
-                    variables, release=self.profile.release,
+                    variables,
+                    release=self.profile.release,
                     nova_conf_overrides=self.profile.kolla.nova_compute_overrides(self.plan.name),
-                    ovs_agent_overrides=self.profile.kolla.ovs_agent_overrides(self.plan.name))
+                    ovs_agent_overrides=self.profile.kolla.ovs_agent_overrides(self.plan.name),
+                )
                 custom = self.profile.kolla.custom_config_dir
                 self._expectation = dataclasses.replace(
-                    expectation, operator_config_dir=str(custom) if custom else None,
-                    live_probes=self.profile.live_probes, expiry_warning_days=self.profile.expiry_warning_days)
+                    expectation,
+                    operator_config_dir=str(custom) if custom else None,
+                    live_probes=self.profile.live_probes,
+                    expiry_warning_days=self.profile.expiry_warning_days,
+                )
                 self._facts = Facts(self.connection, engine=self._expectation.container_engine)
             except Exception as exc:
                 self._failure = exc
@@ -82,5 +87,4 @@ class Run:
     def close(self) -> None:
         for ctx in self._hosts.values():
             ctx.connection.close()
-        shutil.rmtree(self._control_dir, ignore_errors=True)   # the sockets are gone with their masters
-
+        shutil.rmtree(self._control_dir, ignore_errors=True)  # the sockets are gone with their masters

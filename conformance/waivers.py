@@ -12,6 +12,7 @@ File format (YAML), given by the profile key `waivers:` or `--waivers PATH`:
 A waived FAIL or WARN is still reported (as waived, with its reason) but does not count against the gate.
 An expired waiver no longer waives: the finding counts again and carries the expired waiver so reports say so.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,7 +26,7 @@ from conformance.model import Finding, Status
 
 REQUIRED = ("check", "reason", "expires", "approved_by")
 KEYS = set(REQUIRED) | {"hosts"}
-WAIVABLE = (Status.FAIL, Status.WARN)   # a pass needs no waiver; an unreachable host is not a product finding
+WAIVABLE = (Status.FAIL, Status.WARN)  # a pass needs no waiver; an unreachable host is not a product finding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +48,13 @@ class Waiver:
         return f"waiver #{self.index + 1} ({self.check} on {self.hosts})"
 
     def record(self, today: datetime.date) -> dict[str, str]:
-        return {"reason": self.reason, "approved_by": self.approved_by, "expires": self.expires.isoformat(),
-                "hosts": self.hosts, "state": "expired" if self.expired(today) else "active"}
+        return {
+            "reason": self.reason,
+            "approved_by": self.approved_by,
+            "expires": self.expires.isoformat(),
+            "hosts": self.hosts,
+            "state": "expired" if self.expired(today) else "active",
+        }
 
 
 def load(path: str | Path, known_checks: set[str] | None = None) -> tuple[Waiver, ...]:
@@ -56,7 +62,7 @@ def load(path: str | Path, known_checks: set[str] | None = None) -> tuple[Waiver
     path = Path(path)
     if not path.is_file():
         raise ProfileError(path, None, "waiver file not found")
-    data = parse_yaml(path, read_text(path), unique_keys=True)   # binary, invalid or repeated keys: one line
+    data = parse_yaml(path, read_text(path), unique_keys=True)  # binary, invalid or repeated keys: one line
     if data is None:
         return ()
     entries = data.get("waivers") if isinstance(data, dict) else data
@@ -76,8 +82,9 @@ def _entry(path: Path, index: int, item, known_checks) -> Waiver:
             raise ProfileError(path, f"{where}.{key}", f"unknown key (known: {', '.join(sorted(KEYS))})")
     for key in REQUIRED:
         if item.get(key) in (None, ""):
-            raise ProfileError(path, f"{where}.{key}",
-                               "missing (every waiver needs check, reason, expires, approved_by)")
+            raise ProfileError(
+                path, f"{where}.{key}", "missing (every waiver needs check, reason, expires, approved_by)"
+            )
     for key in ("check", "reason", "approved_by", "hosts"):
         if key in item and not isinstance(item[key], str):
             raise ProfileError(path, f"{where}.{key}", f"expected a string, got {item[key]!r}")
@@ -112,8 +119,7 @@ def apply(waivers, finding: Finding) -> Finding:
 
 def unused(waivers, findings) -> list[Waiver]:
     """Waivers that matched no failing or warning finding of this run: stale, or a typo in the host pattern."""
-    return [w for w in waivers
-            if not any(f.status in WAIVABLE and w.matches(f.check_id, f.host) for f in findings)]
+    return [w for w in waivers if not any(f.status in WAIVABLE and w.matches(f.check_id, f.host) for f in findings)]
 
 
 def describe(finding: Finding) -> str:

@@ -5,6 +5,7 @@ for cheap end-to-end runs of the suite (exit codes, waivers, JUnit, merge) witho
 the "host"; Kolla's node_config_directory points into the fixture's folder, so checks that read rendered files
 read files the test controls. Only 127.0.0.1 is ever contacted.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-SASL_PASSWORD = "Lb-sasl-Secret-7f3a9"   # the fixture's libvirt_sasl_password: must never appear in any output
+SASL_PASSWORD = "Lb-sasl-Secret-7f3a9"  # the fixture's libvirt_sasl_password: must never appear in any output
 
 
 def _free_port() -> int:
@@ -46,17 +47,24 @@ class LoopbackHost:
         path.write_text(f"[libvirt]\nvirt_type = {virt_type}\n")
         return path
 
-    def profile(self, folder: Path, *, unreachable: bool = False, extra: dict | None = None,
-                hosts: list[str] | None = None) -> Path:
+    def profile(
+        self, folder: Path, *, unreachable: bool = False, extra: dict | None = None, hosts: list[str] | None = None
+    ) -> Path:
         """A profile for this host (plus, with unreachable=True, a host 'gone' on a closed loopback port)."""
         folder.mkdir(parents=True, exist_ok=True)
         lines = ["[compute]", f"{self.name} ansible_host=127.0.0.1 ansible_port={self.port}"]
         if unreachable:
             lines.append(f"gone ansible_host=127.0.0.1 ansible_port={_free_port()}")
         (folder / "multinode").write_text("\n".join(lines) + "\n")
-        data = {"kolla": {"config_dir": str(self.kolla_dir), "inventory": str(folder / "multinode")},
-                "ssh": {"user": "root", "identity_file": str(self.identity_file),
-                        "known_hosts": str(self.known_hosts), "connect_timeout": 3}}
+        data = {
+            "kolla": {"config_dir": str(self.kolla_dir), "inventory": str(folder / "multinode")},
+            "ssh": {
+                "user": "root",
+                "identity_file": str(self.identity_file),
+                "known_hosts": str(self.known_hosts),
+                "connect_timeout": 3,
+            },
+        }
         if hosts is not None:
             data["hosts"] = hosts
         data.update(extra or {})
@@ -79,7 +87,8 @@ def loopback_host(tmp_path_factory) -> LoopbackHost:
     (ssh / "sshd_config").write_text(
         f"ListenAddress 127.0.0.1:{port}\nHostKey {ssh / 'hostkey'}\nPidFile {ssh / 'sshd.pid'}\n"
         "PermitRootLogin prohibit-password\nPasswordAuthentication no\nUsePAM no\nStrictModes no\n"
-        f"AuthorizedKeysFile {ssh / 'authorized_keys'}\n")
+        f"AuthorizedKeysFile {ssh / 'authorized_keys'}\n"
+    )
     hostkey = (ssh / "hostkey.pub").read_text().split()
     (ssh / "known_hosts").write_text(f"[127.0.0.1]:{port} {hostkey[0]} {hostkey[1]}\n")
     os.makedirs("/run/sshd", exist_ok=True)
@@ -97,12 +106,15 @@ def loopback_host(tmp_path_factory) -> LoopbackHost:
     kolla = root / "kolla"
     kolla.mkdir()
     node_config = root / "etc-kolla"
-    (kolla / "globals.yml").write_text(yaml.safe_dump(
-        {"nova_compute_virt_type": "kvm", "network_interface": "lo", "node_config_directory": str(node_config)}))
+    (kolla / "globals.yml").write_text(
+        yaml.safe_dump(
+            {"nova_compute_virt_type": "kvm", "network_interface": "lo", "node_config_directory": str(node_config)}
+        )
+    )
     (kolla / "passwords.yml").write_text(yaml.safe_dump({"libvirt_sasl_password": SASL_PASSWORD}))
     host = LoopbackHost(root, "loop", port, ssh / "id", ssh / "known_hosts", kolla, node_config)
     host.write_nova_conf()
     yield host
     pid = (ssh / "sshd.pid").read_text().strip() if (ssh / "sshd.pid").exists() else ""
     if pid:
-        os.kill(int(pid), signal.SIGTERM)   # only the sshd this fixture started
+        os.kill(int(pid), signal.SIGTERM)  # only the sshd this fixture started

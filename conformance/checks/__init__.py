@@ -5,6 +5,7 @@ Ids are stable: reports, waivers and fixes refer to them. Never rename one silen
 Every check has a page, pages/<check id>.md: what it verifies and why, a passing host, the evidence keys, the
 fix, the lab fault; `Check.page` is the check's help (Allure description, `kolla-conformance catalog ID`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +19,7 @@ from conformance.model import Phase, Severity, Verdict
 
 GUIDE = "https://docs.openstack.org/kolla-ansible/latest/reference/compute/libvirt-guide.html"
 
-AREAS = {   # id prefix -> the guide's area (Allure epic)
+AREAS = {  # id prefix -> the guide's area (Allure epic)
     "virt": "Hardware virtualisation",
     "sasl": "SASL authentication",
     "tls": "Libvirt TLS",
@@ -28,11 +29,12 @@ AREAS = {   # id prefix -> the guide's area (Allure epic)
 }
 
 # Modules that define checks; importing one registers its checks.
-CHECK_MODULES = tuple(f"conformance.checks.{name}"
-                      for name in ("virt", "sasl", "tls", "libvirt_mode", "ovs", "cleanup"))
+CHECK_MODULES = tuple(
+    f"conformance.checks.{name}" for name in ("virt", "sasl", "tls", "libvirt_mode", "ovs", "cleanup")
+)
 
 _ID = re.compile(r"^[a-z]+\.[a-z0-9]+(-[a-z0-9]+)*$")
-PAGES = Path(__file__).with_name("pages")   # one markdown page per check: pages/<check id>.md
+PAGES = Path(__file__).with_name("pages")  # one markdown page per check: pages/<check id>.md
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """ovs-vsctl for libvirt: with the native OVS firewall or OVN, libvirt itself adds each VM's tap to br-int by running
 `ovs-vsctl` from its PATH (libvirt guide, host vs containerised libvirt; docs/kolla-provenance.md §4, §9.7)."""
+
 from __future__ import annotations
 
 from conformance.checks import GUIDE, check
@@ -9,8 +10,11 @@ from conformance.probes import engine, files, ovs
 
 DOC = f"{GUIDE}#host-vs-containerised-libvirt"
 # Firewall drivers that make neutron bind ports without hybrid plugging (no qbr bridge): libvirt plugs into br-int.
-NATIVE_FIREWALL_DRIVERS = ("openvswitch", "neutron.agent.linux.openvswitch_firewall:OVSFirewallDriver",
-                           "neutron.agent.linux.openvswitch_firewall.OVSFirewallDriver")
+NATIVE_FIREWALL_DRIVERS = (
+    "openvswitch",
+    "neutron.agent.linux.openvswitch_firewall:OVSFirewallDriver",
+    "neutron.agent.linux.openvswitch_firewall.OVSFirewallDriver",
+)
 VSWITCHD = "openvswitch_vswitchd"
 
 
@@ -31,8 +35,10 @@ def _not_applicable(exp, facts) -> Verdict | None:
     driver, source = firewall_driver(exp, facts)
     if driver in NATIVE_FIREWALL_DRIVERS:
         return None
-    return Verdict.not_applicable(f"firewall driver {driver.rsplit('.', 1)[-1]} ({source}) uses hybrid plugging: "
-                                  f"VM taps go to a qbr Linux bridge and libvirt never runs ovs-vsctl")
+    return Verdict.not_applicable(
+        f"firewall driver {driver.rsplit('.', 1)[-1]} ({source}) uses hybrid plugging: "
+        f"VM taps go to a qbr Linux bridge and libvirt never runs ovs-vsctl"
+    )
 
 
 def _libvirt_vsctl(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]:
@@ -42,7 +48,7 @@ def _libvirt_vsctl(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]
     if exp.libvirt_container:
         try:
             container = facts.probe(engine.containers).get("nova_libvirt")
-        except EngineUnavailable as exc:   # nothing is known about nova_libvirt: the engine's error is the cause
+        except EngineUnavailable as exc:  # nothing is known about nova_libvirt: the engine's error is the cause
             return None, Verdict.not_judged(f"{exc} (see libvirt.container-healthy)")
         if container is None or not container.running:
             return None, Verdict.not_judged("nova_libvirt is not running (see libvirt.container-healthy)")
@@ -66,14 +72,22 @@ def _show(facts, vsctl):
 
 
 def _evidence(vsctl) -> dict[str, str]:
-    return {"libvirt": vsctl.where, "PATH": f"{vsctl.path} (from {vsctl.path_source})",
-            "ovs-vsctl": vsctl.resolved or "not found"}
+    return {
+        "libvirt": vsctl.where,
+        "PATH": f"{vsctl.path} (from {vsctl.path_source})",
+        "ovs-vsctl": vsctl.resolved or "not found",
+    }
 
 
-@check("ovs.vsctl-in-libvirt-path", title="libvirt finds a working ovs-vsctl in its own PATH",
-       severity=Severity.CRITICAL, phases=("predeploy", "postdeploy"), doc=DOC,
-       rationale="libvirt runs ovs-vsctl from the PATH it was started with to plug VM taps into br-int; without it "
-                 "VMs fail with 'Unable to add port tapX to OVS bridge br-int' (LP#1995409).")
+@check(
+    "ovs.vsctl-in-libvirt-path",
+    title="libvirt finds a working ovs-vsctl in its own PATH",
+    severity=Severity.CRITICAL,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC,
+    rationale="libvirt runs ovs-vsctl from the PATH it was started with to plug VM taps into br-int; without it "
+    "VMs fail with 'Unable to add port tapX to OVS bridge br-int' (LP#1995409).",
+)
 def vsctl_in_libvirt_path(exp, facts):
     vsctl, skip = _libvirt_vsctl(exp, facts)
     if skip:
@@ -81,25 +95,35 @@ def vsctl_in_libvirt_path(exp, facts):
     evidence = _evidence(vsctl)
     expected = f"ovs-vsctl in libvirt's PATH ({vsctl.where}) and `ovs-vsctl show` succeeding"
     if not vsctl.resolved:
-        hint = ("install Kolla's wrapper (openvswitch_ovs_vsctl_wrapper_enabled: true, then `kolla-ansible deploy "
-                "-t openvswitch`) or the host's openvswitch package, in a directory of libvirtd's PATH"
-                if not exp.libvirt_container else "use Kolla's nova_libvirt image, which ships openvswitch")
+        hint = (
+            "install Kolla's wrapper (openvswitch_ovs_vsctl_wrapper_enabled: true, then `kolla-ansible deploy "
+            "-t openvswitch`) or the host's openvswitch package, in a directory of libvirtd's PATH"
+            if not exp.libvirt_container
+            else "use Kolla's nova_libvirt image, which ships openvswitch"
+        )
         return Verdict.failed(expected, f"no ovs-vsctl in {vsctl.path}", hint, evidence)
     show = _show(facts, vsctl)
     evidence["ovs-vsctl show"] = show.stdout.strip()[-1500:] or show.stderr.strip()
     if show.ok:
         return Verdict.passed(expected, f"{vsctl.resolved} answers", evidence)
-    return Verdict.failed(expected, f"{vsctl.resolved} found, but `ovs-vsctl show` fails (rc {show.rc}): "
-                          f"{_last_line(show.stdout or show.stderr)}",
-                          hint="make the OVS database reachable for that binary: openvswitch_db and "
-                               f"{VSWITCHD} running, or the wrapper calling the right engine (see ovs.wrapper-engine)",
-                          evidence=evidence)
+    return Verdict.failed(
+        expected,
+        f"{vsctl.resolved} found, but `ovs-vsctl show` fails (rc {show.rc}): {_last_line(show.stdout or show.stderr)}",
+        hint="make the OVS database reachable for that binary: openvswitch_db and "
+        f"{VSWITCHD} running, or the wrapper calling the right engine (see ovs.wrapper-engine)",
+        evidence=evidence,
+    )
 
 
-@check("ovs.br-int-present", title="the integration bridge br-int exists",
-       severity=Severity.CRITICAL, phases=("postdeploy",), doc=DOC,
-       rationale="libvirt adds every non-hybrid port to br-int (Kolla has no variable for it); without the bridge "
-                 "no VM gets a network port.")
+@check(
+    "ovs.br-int-present",
+    title="the integration bridge br-int exists",
+    severity=Severity.CRITICAL,
+    phases=("postdeploy",),
+    doc=DOC,
+    rationale="libvirt adds every non-hybrid port to br-int (Kolla has no variable for it); without the bridge "
+    "no VM gets a network port.",
+)
 def br_int_present(exp, facts):
     vsctl, skip = _answering_vsctl(exp, facts)
     if skip:
@@ -109,15 +133,24 @@ def br_int_present(exp, facts):
     evidence = {**_evidence(vsctl), "ovs-vsctl show": show.stdout.strip()[-1500:]}
     if "br-int" in bridges:
         return Verdict.passed("bridge br-int", "br-int present", evidence)
-    return Verdict.failed("bridge br-int", f"bridges: {', '.join(bridges) or 'none'}", evidence=evidence,
-                          hint="start neutron-openvswitch-agent (it creates br-int) or OVN's setup; "
-                               "`kolla-ansible deploy -t neutron,openvswitch`")
+    return Verdict.failed(
+        "bridge br-int",
+        f"bridges: {', '.join(bridges) or 'none'}",
+        evidence=evidence,
+        hint="start neutron-openvswitch-agent (it creates br-int) or OVN's setup; "
+        "`kolla-ansible deploy -t neutron,openvswitch`",
+    )
 
 
-@check("ovs.db-socket", title="/run/openvswitch/db.sock is reachable where libvirt runs",
-       severity=Severity.CRITICAL, phases=("postdeploy",), doc=DOC,
-       rationale="ovs-vsctl talks to ovsdb-server over unix:/run/openvswitch/db.sock, shared from openvswitch_db "
-                 "(/run mounted :shared); a private /run leaves libvirt without it.")
+@check(
+    "ovs.db-socket",
+    title="/run/openvswitch/db.sock is reachable where libvirt runs",
+    severity=Severity.CRITICAL,
+    phases=("postdeploy",),
+    doc=DOC,
+    rationale="ovs-vsctl talks to ovsdb-server over unix:/run/openvswitch/db.sock, shared from openvswitch_db "
+    "(/run mounted :shared); a private /run leaves libvirt without it.",
+)
 def db_socket(exp, facts):
     vsctl, skip = _libvirt_vsctl(exp, facts)
     if skip:
@@ -126,9 +159,13 @@ def db_socket(exp, facts):
     evidence = {vsctl.where: fact.describe()}
     if fact.exists and fact.kind == "socket":
         return Verdict.passed(f"socket {ovs.DB_SOCKET}", fact.describe(), evidence)
-    return Verdict.failed(f"socket {ovs.DB_SOCKET} ({vsctl.where})", fact.describe(), evidence=evidence,
-                          hint="start openvswitch_db; in container mode re-create nova_libvirt so it mounts /run "
-                               "(docker: /run:/run:shared; podman: /run/openvswitch:/run/openvswitch:shared)")
+    return Verdict.failed(
+        f"socket {ovs.DB_SOCKET} ({vsctl.where})",
+        fact.describe(),
+        evidence=evidence,
+        hint="start openvswitch_db; in container mode re-create nova_libvirt so it mounts /run "
+        "(docker: /run:/run:shared; podman: /run/openvswitch:/run/openvswitch:shared)",
+    )
 
 
 def _kolla_wrapper(exp, facts):
@@ -141,10 +178,15 @@ def _kolla_wrapper(exp, facts):
     return binary, None
 
 
-@check("ovs.wrapper-engine", title="Kolla's ovs-vsctl wrapper calls the configured engine and a running vswitchd",
-       severity=Severity.CRITICAL, phases=("postdeploy",), doc=DOC,
-       rationale="The wrapper runs `exec <engine> exec openvswitch_vswitchd ovs-vsctl`; the wrong engine or a "
-                 "stopped openvswitch_vswitchd makes every port plug fail.")
+@check(
+    "ovs.wrapper-engine",
+    title="Kolla's ovs-vsctl wrapper calls the configured engine and a running vswitchd",
+    severity=Severity.CRITICAL,
+    phases=("postdeploy",),
+    doc=DOC,
+    rationale="The wrapper runs `exec <engine> exec openvswitch_vswitchd ovs-vsctl`; the wrong engine or a "
+    "stopped openvswitch_vswitchd makes every port plug fail.",
+)
 def wrapper_engine(exp, facts):
     binary, skip = _kolla_wrapper(exp, facts)
     if skip:
@@ -155,25 +197,37 @@ def wrapper_engine(exp, facts):
         listing = exc
     evidence = {binary.path: binary.text.strip(), f"{exp.container_engine} containers": listing.evidence()}
     expected = f"wrapper calling {exp.container_engine}, {VSWITCHD} running under it"
-    if binary.wrapper_engine != exp.container_engine:   # judged from the wrapper alone
-        return Verdict.failed(expected, f"wrapper calls {binary.wrapper_engine}", evidence=evidence,
-                              hint="re-install the wrapper for this engine: `kolla-ansible deploy -t openvswitch` "
-                                   f"(kolla_container_engine: {exp.container_engine})")
-    if isinstance(listing, EngineUnavailable):   # whether vswitchd runs is unknown, never "no such container"
+    if binary.wrapper_engine != exp.container_engine:  # judged from the wrapper alone
+        return Verdict.failed(
+            expected,
+            f"wrapper calls {binary.wrapper_engine}",
+            evidence=evidence,
+            hint="re-install the wrapper for this engine: `kolla-ansible deploy -t openvswitch` "
+            f"(kolla_container_engine: {exp.container_engine})",
+        )
+    if isinstance(listing, EngineUnavailable):  # whether vswitchd runs is unknown, never "no such container"
         raise listing
     vswitchd = listing.get(VSWITCHD)
     if vswitchd is None or not vswitchd.running:
         state = vswitchd.describe() if vswitchd else "no such container"
-        return Verdict.failed(expected, f"{VSWITCHD}: {state}", evidence=evidence,
-                              hint=f"`{exp.container_engine} start {VSWITCHD}` "
-                                   "(or `kolla-ansible deploy -t openvswitch`)")
+        return Verdict.failed(
+            expected,
+            f"{VSWITCHD}: {state}",
+            evidence=evidence,
+            hint=f"`{exp.container_engine} start {VSWITCHD}` (or `kolla-ansible deploy -t openvswitch`)",
+        )
     return Verdict.passed(expected, f"wrapper calls {binary.wrapper_engine}; {vswitchd.describe()}", evidence)
 
 
-@check("ovs.wrapper-replaced-binary", title="Kolla's wrapper did not overwrite a packaged ovs-vsctl",
-       severity=Severity.NORMAL, phases=("predeploy", "postdeploy"), doc=DOC,
-       rationale="The wrapper is installed over /usr/bin/ovs-vsctl unconditionally; the package's next update puts "
-                 "its own client back, silently switching libvirt to a client that may not match the server.")
+@check(
+    "ovs.wrapper-replaced-binary",
+    title="Kolla's wrapper did not overwrite a packaged ovs-vsctl",
+    severity=Severity.NORMAL,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC,
+    rationale="The wrapper is installed over /usr/bin/ovs-vsctl unconditionally; the package's next update puts "
+    "its own client back, silently switching libvirt to a client that may not match the server.",
+)
 def wrapper_replaced_binary(exp, facts):
     binary, skip = _kolla_wrapper(exp, facts)
     if skip:
@@ -181,16 +235,24 @@ def wrapper_replaced_binary(exp, facts):
     evidence = {binary.path: binary.text.strip(), "package owning the path": binary.package or "none"}
     if not binary.package:
         return Verdict.passed("wrapper at a path no package owns", "no package owns it", evidence)
-    return Verdict.warning("wrapper at a path no package owns",
-                           f"the wrapper replaced {binary.package}'s {binary.path}", evidence=evidence,
-                           hint=f"remove the host package {binary.package} (OVS runs in containers) or disable the "
-                                "wrapper and rely on the host's OVS")
+    return Verdict.warning(
+        "wrapper at a path no package owns",
+        f"the wrapper replaced {binary.package}'s {binary.path}",
+        evidence=evidence,
+        hint=f"remove the host package {binary.package} (OVS runs in containers) or disable the "
+        "wrapper and rely on the host's OVS",
+    )
 
 
-@check("ovs.version-match", title="ovs-vsctl client and running Open vSwitch have the same version",
-       severity=Severity.NORMAL, phases=("postdeploy",), doc=DOC,
-       rationale="The wrapper exists so that libvirt's client matches the containerised server (LP#1995409); a host "
-                 "client of another version can misread a newer schema.")
+@check(
+    "ovs.version-match",
+    title="ovs-vsctl client and running Open vSwitch have the same version",
+    severity=Severity.NORMAL,
+    phases=("postdeploy",),
+    doc=DOC,
+    rationale="The wrapper exists so that libvirt's client matches the containerised server (LP#1995409); a host "
+    "client of another version can misread a newer schema.",
+)
 def version_match(exp, facts):
     vsctl, skip = _answering_vsctl(exp, facts)
     if skip:
@@ -209,9 +271,13 @@ def judge_versions(client_text: str, client_where: str, server_text: str, server
         return Verdict.not_judged(f"cannot read the running Open vSwitch version ({server_where})")
     if client == server:
         return Verdict.passed(f"client {server}", f"client {client}, server {server}", evidence)
-    return Verdict.failed(f"client {server} (the server's)", f"client {client}, server {server}", evidence=evidence,
-                          hint="use Kolla's wrapper (openvswitch_ovs_vsctl_wrapper_enabled: true) or the same OVS "
-                               "release on the host as in the openvswitch images")
+    return Verdict.failed(
+        f"client {server} (the server's)",
+        f"client {client}, server {server}",
+        evidence=evidence,
+        hint="use Kolla's wrapper (openvswitch_ovs_vsctl_wrapper_enabled: true) or the same OVS "
+        "release on the host as in the openvswitch images",
+    )
 
 
 def _server_version(facts) -> tuple[str, str]:

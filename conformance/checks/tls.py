@@ -1,5 +1,6 @@
 """Libvirt TLS: certificates as Kolla deploys them, their installed copies, name resolution, a live handshake
 (libvirt guide, Libvirt TLS; docs/kolla-provenance.md §3, §9.4-6)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,8 +15,10 @@ from conformance.probes import tls as tls_probes
 DOC = f"{GUIDE}#libvirt-tls"
 DOC_CERTS = f"{GUIDE}#externally-managed-certificates"
 DOC_USING = f"{GUIDE}#using-libvirt-tls"
-REGENERATE = ("replace the files in /etc/kolla/config/nova/nova-libvirt/ (or its <host>/ folder): "
-              "`kolla-ansible certificates` makes test certificates, then `kolla-ansible reconfigure -t nova`")
+REGENERATE = (
+    "replace the files in /etc/kolla/config/nova/nova-libvirt/ (or its <host>/ folder): "
+    "`kolla-ansible certificates` makes test certificates, then `kolla-ansible reconfigure -t nova`"
+)
 
 
 def _tls_only(exp):
@@ -36,8 +39,10 @@ def no_client_pki(exp) -> str:
     """Why the live probes have no client certificate to present ("" when the operator's files are the ones):
     they use the operator's files Kolla copies, read where the suite runs; a key on a host is never fetched."""
     if not exp.libvirt_tls_manage_certs:
-        return ("libvirt_tls_manage_certs is false: Kolla copies no certificates from the operator's config dir, and "
-                "the client certificate nova-compute uses stays on the host (its key is never fetched)")
+        return (
+            "libvirt_tls_manage_certs is false: Kolla copies no certificates from the operator's config dir, and "
+            "the client certificate nova-compute uses stays on the host (its key is never fetched)"
+        )
     if not exp.operator_config_dir:
         return "no Kolla config dir in the profile: no CA and client certificate to use"
     return ""
@@ -49,8 +54,11 @@ def _cert_check(exp, facts):
         return None, skip
     sets = _cert_sets(exp, facts)
     if not sets:
-        reason = ("libvirt_tls_manage_certs is false: Kolla copies no certificates" if not exp.libvirt_tls_manage_certs
-                  else "no Kolla config dir in the profile: the operator's certificates cannot be read")
+        reason = (
+            "libvirt_tls_manage_certs is false: Kolla copies no certificates"
+            if not exp.libvirt_tls_manage_certs
+            else "no Kolla config dir in the profile: the operator's certificates cannot be read"
+        )
         return None, Verdict.not_applicable(reason)
     return sets, None
 
@@ -72,10 +80,15 @@ def _verdict(expected, problems, evidence, hint, passed, judged=True):
     return Verdict.passed(expected, passed, evidence)
 
 
-@check("tls.files-present", title="The five libvirt TLS files exist and parse",
-       severity=Severity.BLOCKER, phases=("predeploy", "postdeploy"), doc=DOC_CERTS,
-       rationale="Kolla copies cacert, servercert, serverkey, clientcert and clientkey.pem found first in "
-                 "config/nova/nova-libvirt/<host>/ then config/nova/nova-libvirt/; a missing one fails the deploy.")
+@check(
+    "tls.files-present",
+    title="The five libvirt TLS files exist and parse",
+    severity=Severity.BLOCKER,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC_CERTS,
+    rationale="Kolla copies cacert, servercert, serverkey, clientcert and clientkey.pem found first in "
+    "config/nova/nova-libvirt/<host>/ then config/nova/nova-libvirt/; a missing one fails the deploy.",
+)
 def files_present(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
@@ -88,10 +101,15 @@ def files_present(exp, facts):
     return Verdict.failed(expected, "; ".join(problems), REGENERATE, evidence)
 
 
-@check("tls.chain", title="Server and client certificates chain to cacert.pem",
-       severity=Severity.BLOCKER, phases=("predeploy", "postdeploy"), doc=DOC_CERTS,
-       rationale="libvirtd and its clients verify each other against cacert.pem; a certificate from another CA "
-                 "fails with \"Failed to verify peer's certificate\".")
+@check(
+    "tls.chain",
+    title="Server and client certificates chain to cacert.pem",
+    severity=Severity.BLOCKER,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC_CERTS,
+    rationale="libvirtd and its clients verify each other against cacert.pem; a certificate from another CA "
+    'fails with "Failed to verify peer\'s certificate".',
+)
 def chain(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
@@ -108,15 +126,26 @@ def chain(exp, facts):
             evidence[f"{s.label}: {name} chain"] = detail
             if not ok:
                 problems.append(f"{s.label}: {name} issued by {s.certs[name].issuer.rfc4514_string()}: {detail}")
-    return _verdict("servercert.pem and clientcert.pem verified against cacert.pem", problems, evidence,
-                    "sign the certificates with the CA in cacert.pem, or put the CA that signed them in cacert.pem; "
-                    "then " + REGENERATE.split(": ", 1)[1], f"{judged} certificate(s) verified", judged)
+    return _verdict(
+        "servercert.pem and clientcert.pem verified against cacert.pem",
+        problems,
+        evidence,
+        "sign the certificates with the CA in cacert.pem, or put the CA that signed them in cacert.pem; "
+        "then " + REGENERATE.split(": ", 1)[1],
+        f"{judged} certificate(s) verified",
+        judged,
+    )
 
 
-@check("tls.key-match", title="Each private key matches its certificate",
-       severity=Severity.BLOCKER, phases=("predeploy", "postdeploy"), doc=DOC_CERTS,
-       rationale="libvirtd refuses to start (and a client to connect) when serverkey/clientkey.pem do not belong to "
-                 "their certificates.")
+@check(
+    "tls.key-match",
+    title="Each private key matches its certificate",
+    severity=Severity.BLOCKER,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC_CERTS,
+    rationale="libvirtd refuses to start (and a client to connect) when serverkey/clientkey.pem do not belong to "
+    "their certificates.",
+)
 def key_match(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
@@ -131,9 +160,14 @@ def key_match(exp, facts):
             evidence[f"{s.label}: {key_name}"] = f"{'matches' if same else 'does not match'} {cert_name}"
             if not same:
                 problems.append(f"{s.label}: {key_name} is not the key of {cert_name}")
-    return _verdict("serverkey.pem and clientkey.pem are the keys of servercert.pem and clientcert.pem", problems,
-                    evidence, "copy the key generated with the certificate (or reissue the certificate for this "
-                    "key); " + REGENERATE, f"{judged} pair(s) match", judged)
+    return _verdict(
+        "serverkey.pem and clientkey.pem are the keys of servercert.pem and clientcert.pem",
+        problems,
+        evidence,
+        "copy the key generated with the certificate (or reissue the certificate for this key); " + REGENERATE,
+        f"{judged} pair(s) match",
+        judged,
+    )
 
 
 def san_matches(name: str, sans: list[str]) -> bool:
@@ -146,11 +180,16 @@ def san_matches(name: str, sans: list[str]) -> bool:
     return False
 
 
-@check("tls.san-covers-host", title="The server certificate names the host's migration_hostname",
-       severity=Severity.BLOCKER, phases=("predeploy", "postdeploy"), doc=DOC_CERTS,
-       rationale="nova connects to qemu+tls://<migration_hostname>/system and libvirt checks that name against the "
-                 "server certificate's DNS SANs (Kolla makes no IP SANs); a host added after `certificates` is "
-                 "missing.")
+@check(
+    "tls.san-covers-host",
+    title="The server certificate names the host's migration_hostname",
+    severity=Severity.BLOCKER,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC_CERTS,
+    rationale="nova connects to qemu+tls://<migration_hostname>/system and libvirt checks that name against the "
+    "server certificate's DNS SANs (Kolla makes no IP SANs); a host added after `certificates` is "
+    "missing.",
+)
 def san_covers_host(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
@@ -162,20 +201,32 @@ def san_covers_host(exp, facts):
             continue
         judged += 1
         sans = certs.dns_sans(cert)
-        evidence[f"{s.label}: servercert.pem SAN"] = ", ".join(
-            [f"DNS:{n}" for n in sans] + [f"IP:{a}" for a in certs.ip_sans(cert)]) or "none"
+        evidence[f"{s.label}: servercert.pem SAN"] = (
+            ", ".join([f"DNS:{n}" for n in sans] + [f"IP:{a}" for a in certs.ip_sans(cert)]) or "none"
+        )
         if not san_matches(exp.migration_hostname, sans):
             problems.append(f"{s.label}: servercert.pem DNS SANs {', '.join(sans) or '(none)'}")
-    return _verdict(f"DNS:{exp.migration_hostname} in the server certificate's SAN", problems, evidence,
-                    f"reissue the certificate with DNS:{exp.migration_hostname} (`kolla-ansible certificates` covers "
-                    f"every host in [compute]; remove the old libvirt certificate first), then "
-                    f"`kolla-ansible reconfigure -t nova`", f"DNS:{exp.migration_hostname} present", judged)
+    return _verdict(
+        f"DNS:{exp.migration_hostname} in the server certificate's SAN",
+        problems,
+        evidence,
+        f"reissue the certificate with DNS:{exp.migration_hostname} (`kolla-ansible certificates` covers "
+        f"every host in [compute]; remove the old libvirt certificate first), then "
+        f"`kolla-ansible reconfigure -t nova`",
+        f"DNS:{exp.migration_hostname} present",
+        judged,
+    )
 
 
-@check("tls.leaf-not-ca", title="Server and client certificates are not CA certificates",
-       severity=Severity.BLOCKER, phases=("predeploy", "postdeploy"), doc=DOC_CERTS,
-       rationale="libvirt rejects a leaf with basicConstraints CA:TRUE: 'basic constraints show a CA, but we need "
-                 "one for a server|client'.")
+@check(
+    "tls.leaf-not-ca",
+    title="Server and client certificates are not CA certificates",
+    severity=Severity.BLOCKER,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC_CERTS,
+    rationale="libvirt rejects a leaf with basicConstraints CA:TRUE: 'basic constraints show a CA, but we need "
+    "one for a server|client'.",
+)
 def leaf_not_ca(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
@@ -188,15 +239,25 @@ def leaf_not_ca(exp, facts):
                 evidence[f"{s.label}: {name}"] = "basicConstraints CA:TRUE" if flagged else "not a CA"
                 if flagged:
                     problems.append(f"{s.label}: {name} has basicConstraints CA:TRUE")
-    return _verdict("servercert.pem and clientcert.pem without basicConstraints CA:TRUE", problems, evidence,
-                    "reissue the leaf certificates without CA:TRUE (use the CA only in cacert.pem); " + REGENERATE,
-                    "no leaf is a CA", bool(evidence))
+    return _verdict(
+        "servercert.pem and clientcert.pem without basicConstraints CA:TRUE",
+        problems,
+        evidence,
+        "reissue the leaf certificates without CA:TRUE (use the CA only in cacert.pem); " + REGENERATE,
+        "no leaf is a CA",
+        bool(evidence),
+    )
 
 
-@check("tls.validity", title="No certificate is expired, not yet valid or about to expire",
-       severity=Severity.BLOCKER, phases=("predeploy", "postdeploy"), doc=DOC_CERTS,
-       rationale="libvirt enforces activation and expiry dates on both sides; Kolla's test certificates last 500 "
-                 "days (CA 1024), so expiry is a scheduled outage unless someone is warned in time.")
+@check(
+    "tls.validity",
+    title="No certificate is expired, not yet valid or about to expire",
+    severity=Severity.BLOCKER,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC_CERTS,
+    rationale="libvirt enforces activation and expiry dates on both sides; Kolla's test certificates last 500 "
+    "days (CA 1024), so expiry is a scheduled outage unless someone is warned in time.",
+)
 def validity(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
@@ -215,14 +276,25 @@ def validity(exp, facts):
     expected = f"valid now and for at least {exp.expiry_warning_days} more days"
     if soon and not bad:
         return Verdict.warning(expected, "; ".join(soon), "renew before expiry; " + REGENERATE, evidence)
-    return _verdict(expected, bad + soon if bad else [], evidence, "reissue the certificates (check the clock of "
-                    "the issuing machine for 'not yet valid'); " + REGENERATE, "all valid", bool(evidence))
+    return _verdict(
+        expected,
+        bad + soon if bad else [],
+        evidence,
+        "reissue the certificates (check the clock of the issuing machine for 'not yet valid'); " + REGENERATE,
+        "all valid",
+        bool(evidence),
+    )
 
 
-@check("tls.key-usage", title="Key usage and extended key usage allow TLS server and client use",
-       severity=Severity.CRITICAL, phases=("predeploy", "postdeploy"), doc=DOC_CERTS,
-       rationale="Where present, keyUsage must allow digitalSignature and keyEncipherment and extendedKeyUsage "
-                 "serverAuth (server cert) / clientAuth (client cert), or libvirt refuses the certificate.")
+@check(
+    "tls.key-usage",
+    title="Key usage and extended key usage allow TLS server and client use",
+    severity=Severity.CRITICAL,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC_CERTS,
+    rationale="Where present, keyUsage must allow digitalSignature and keyEncipherment and extendedKeyUsage "
+    "serverAuth (server cert) / clientAuth (client cert), or libvirt refuses the certificate.",
+)
 def key_usage(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
@@ -236,10 +308,15 @@ def key_usage(exp, facts):
             found = certs.usage_problems(s.certs[name], wanted)
             evidence[f"{s.label}: {name}"] = "; ".join(found) or "usage allows " + " and ".join(wanted)
             problems += [f"{s.label}: {name} {p}" for p in found]
-    return _verdict("keyUsage digitalSignature+keyEncipherment, EKU serverAuth/clientAuth (or no such extensions)",
-                    problems, evidence, "reissue with keyUsage digitalSignature,keyEncipherment and extendedKeyUsage "
-                    "serverAuth,clientAuth (or without those extensions, as Kolla does); " + REGENERATE,
-                    "usage allows TLS server and client", bool(evidence))
+    return _verdict(
+        "keyUsage digitalSignature+keyEncipherment, EKU serverAuth/clientAuth (or no such extensions)",
+        problems,
+        evidence,
+        "reissue with keyUsage digitalSignature,keyEncipherment and extendedKeyUsage "
+        "serverAuth,clientAuth (or without those extensions, as Kolla does); " + REGENERATE,
+        "usage allows TLS server and client",
+        bool(evidence),
+    )
 
 
 def _libvirt_down(exp, facts) -> str:
@@ -253,31 +330,39 @@ def _installed_places(exp):
     kolla = exp.node_config_directory
     places = []
     if exp.libvirt_container:
-        places += [("host", None, f"{kolla}/nova-libvirt", certs.CERT_FILES, "root", None, 0o600),
-                   ("nova_libvirt", "nova_libvirt", None, certs.CERT_FILES, "root", "root", 0o600)]
-    places += [("host", None, f"{kolla}/nova-compute", tls_probes.CLIENT_FILES, "root", None, 0o600),
-               ("nova_compute", "nova_compute", None, tls_probes.CLIENT_FILES, "root", "nova", 0o640)]
+        places += [
+            ("host", None, f"{kolla}/nova-libvirt", certs.CERT_FILES, "root", None, 0o600),
+            ("nova_libvirt", "nova_libvirt", None, certs.CERT_FILES, "root", "root", 0o600),
+        ]
+    places += [
+        ("host", None, f"{kolla}/nova-compute", tls_probes.CLIENT_FILES, "root", None, 0o600),
+        ("nova_compute", "nova_compute", None, tls_probes.CLIENT_FILES, "root", "nova", 0o640),
+    ]
     return places
 
 
-@check("tls.installed-files",
-       title="Installed certificates and keys: paths, owners, modes, identical to the operator's",
-       severity=Severity.CRITICAL, phases=("postdeploy",), doc=DOC_USING,
-       rationale="Kolla installs the files root 0600 (nova_compute: root:nova 0640); a looser private key leaks it, "
-                 "and a copy that differs from /etc/kolla/config means the host runs other certificates than intended.")
+@check(
+    "tls.installed-files",
+    title="Installed certificates and keys: paths, owners, modes, identical to the operator's",
+    severity=Severity.CRITICAL,
+    phases=("postdeploy",),
+    doc=DOC_USING,
+    rationale="Kolla installs the files root 0600 (nova_compute: root:nova 0640); a looser private key leaks it, "
+    "and a copy that differs from /etc/kolla/config means the host runs other certificates than intended.",
+)
 def installed_files(exp, facts):
     if skip := _tls_only(exp):
         return skip
     compare = bool(exp.operator_config_dir and exp.libvirt_tls_manage_certs)
     operator = tls_probes.operator_files(exp.operator_config_dir, exp.host) if compare else {}
-    evidence, problems, judged = {}, [], 0   # judged: the files read (evidence also names those not read)
+    evidence, problems, judged = {}, [], 0  # judged: the files read (evidence also names those not read)
     for place, container, directory, names, owner, group, mode in _installed_places(exp):
         for name in names:
             path = f"{directory}/{name}" if directory else tls_probes.LIBVIRT_PKI[name]
             where = f"{path} {'on the host' if container is None else 'in ' + container}"
             try:
                 found = facts.probe(tls_probes.installed_file, name, path, container, place)
-            except ContainerUnavailable as exc:   # restarting between reads: the other places are still judged
+            except ContainerUnavailable as exc:  # restarting between reads: the other places are still judged
                 evidence[where] = f"not read: {exc.problem}"
                 continue
             if not found.fact.exists and container == "nova_libvirt" and (down := _libvirt_down(exp, facts)):
@@ -294,7 +379,7 @@ def installed_files(exp, facts):
             source = operator.get(name)
             if compare and source and source.path and source.sha256() != found.sha256:
                 problems.append(f"{where}: differs from {source.path}")
-    if not exp.libvirt_container:   # the host daemon's files (docs/kolla-provenance.md §8): keys root-only, same CA
+    if not exp.libvirt_container:  # the host daemon's files (docs/kolla-provenance.md §8): keys root-only, same CA
         for name, path in tls_probes.LIBVIRT_PKI.items():
             found = facts.probe(tls_probes.installed_file, name, path, None, "host")
             where = f"{path} on the host"
@@ -309,14 +394,18 @@ def installed_files(exp, facts):
             source = operator.get("cacert.pem")
             if name == "cacert.pem" and compare and source and source.path and source.sha256() != found.sha256:
                 problems.append(f"{where}: not the CA of {source.path} that nova-compute trusts")
-    expected = ("root 0600 in /etc/kolla/nova-{libvirt,compute} and nova_libvirt, root:nova 0640 in nova_compute"
-                + (", byte-identical to /etc/kolla/config/nova/nova-libvirt" if compare else ""))
+    expected = "root 0600 in /etc/kolla/nova-{libvirt,compute} and nova_libvirt, root:nova 0640 in nova_compute" + (
+        ", byte-identical to /etc/kolla/config/nova/nova-libvirt" if compare else ""
+    )
     if not problems:
         return Verdict.passed(expected, f"{judged} file(s) as intended", evidence)
-    hint = ("run `kolla-ansible reconfigure -t nova` (Kolla copies the files and sets owners and modes on every "
-            "container start)" if exp.libvirt_container else
-            "chmod 0600 the keys in /etc/pki/libvirt/private (owner root) and install Kolla's cacert.pem; "
-            "run `kolla-ansible reconfigure -t nova` for nova_compute's copies")
+    hint = (
+        "run `kolla-ansible reconfigure -t nova` (Kolla copies the files and sets owners and modes on every "
+        "container start)"
+        if exp.libvirt_container
+        else "chmod 0600 the keys in /etc/pki/libvirt/private (owner root) and install Kolla's cacert.pem; "
+        "run `kolla-ansible reconfigure -t nova` for nova_compute's copies"
+    )
     return Verdict.failed(expected, "; ".join(problems), hint, evidence)
 
 
@@ -334,18 +423,25 @@ def _listen_addresses(exp, facts) -> tuple[set[str], str]:
     return addresses, source
 
 
-@check("tls.migration-hostname-resolves", title="migration_hostname resolves to an address libvirtd listens on",
-       severity=Severity.CRITICAL, phases=("predeploy", "postdeploy"), doc=DOC_USING,
-       rationale="With TLS, nova connects by migration_hostname; Kolla's /etc/hosts maps the nodename to the API "
-                 "address while libvirtd listens only on the migration address (connection refused on 16514).")
+@check(
+    "tls.migration-hostname-resolves",
+    title="migration_hostname resolves to an address libvirtd listens on",
+    severity=Severity.CRITICAL,
+    phases=("predeploy", "postdeploy"),
+    doc=DOC_USING,
+    rationale="With TLS, nova connects by migration_hostname; Kolla's /etc/hosts maps the nodename to the API "
+    "address while libvirtd listens only on the migration address (connection refused on 16514).",
+)
 def migration_hostname_resolves(exp, facts):
     if skip := _tls_only(exp):
         return skip
     name = exp.migration_hostname
     listening, source = _listen_addresses(exp, facts)
     on_host = facts.probe(tls_probes.host_resolution, name)
-    evidence = {"libvirtd addresses": f"{', '.join(sorted(listening))} ({source})",
-                f"getent hosts {name} on the host": ", ".join(on_host) or "does not resolve"}
+    evidence = {
+        "libvirtd addresses": f"{', '.join(sorted(listening))} ({source})",
+        f"getent hosts {name} on the host": ", ".join(on_host) or "does not resolve",
+    }
     problems = []
     if not set(on_host) & listening:
         problems.append(f"on the host {name} -> {', '.join(on_host) or 'nothing'}")
@@ -357,23 +453,32 @@ def migration_hostname_resolves(exp, facts):
     expected = f"{name} -> {exp.migration_address} (where libvirtd listens)"
     if not problems:
         return Verdict.passed(expected, f"{name} -> {', '.join(on_host)}", evidence)
-    return Verdict.failed(expected, "; ".join(problems) + f"; libvirtd listens on {', '.join(sorted(listening))}",
-                          f"map {name} to {exp.migration_address} in DNS or /etc/hosts on every compute host (Kolla's "
-                          f"etc_hosts role writes the API address), or set migration_hostname to a name that "
-                          f"resolves to the migration address and reissue the certificate", evidence)
+    return Verdict.failed(
+        expected,
+        "; ".join(problems) + f"; libvirtd listens on {', '.join(sorted(listening))}",
+        f"map {name} to {exp.migration_address} in DNS or /etc/hosts on every compute host (Kolla's "
+        f"etc_hosts role writes the API address), or set migration_hostname to a name that "
+        f"resolves to the migration address and reissue the certificate",
+        evidence,
+    )
 
 
-@check("tls.live-handshake", title="A TLS handshake to libvirtd verifies its certificate; a foreign client is refused",
-       severity=Severity.BLOCKER, phases=("postdeploy",), doc=DOC_USING,
-       rationale="The end-to-end proof of the certificates: the server certificate verifies for migration_hostname "
-                 "against Kolla's CA, libvirtd answers a client presenting Kolla's client certificate, and drops one "
-                 "from another CA.")
+@check(
+    "tls.live-handshake",
+    title="A TLS handshake to libvirtd verifies its certificate; a foreign client is refused",
+    severity=Severity.BLOCKER,
+    phases=("postdeploy",),
+    doc=DOC_USING,
+    rationale="The end-to-end proof of the certificates: the server certificate verifies for migration_hostname "
+    "against Kolla's CA, libvirtd answers a client presenting Kolla's client certificate, and drops one "
+    "from another CA.",
+)
 def live_handshake(exp, facts):
     if skip := _tls_only(exp):
         return skip
     if not exp.live_probes:
         return Verdict.not_applicable("live_probes is false in the profile")
-    if reason := no_client_pki(exp):   # as tls.files-present: nothing of the operator's to judge or use
+    if reason := no_client_pki(exp):  # as tls.files-present: nothing of the operator's to judge or use
         return Verdict.not_applicable(reason)
     files = tls_probes.operator_files(exp.operator_config_dir, exp.host)
     missing = [n for n in tls_probes.CLIENT_FILES if files[n].path is None]
@@ -384,30 +489,45 @@ def live_handshake(exp, facts):
     ca = files["cacert.pem"].read()
     client = tuple((n, files[n].read()) for n in tls_probes.CLIENT_FILES)
     good = facts.probe(live.tls_handshake, exp.migration_hostname, exp.libvirt_port, ca, client)
-    evidence = {"target": target, "server certificate": good.peer or "(none)", "TLS version": good.tls_version or "-",
-                "Kolla's client certificate": "accepted (libvirtd's acknowledgement byte)" if good.server_answered
-                else good.error}
+    evidence = {
+        "target": target,
+        "server certificate": good.peer or "(none)",
+        "TLS version": good.tls_version or "-",
+        "Kolla's client certificate": "accepted (libvirtd's acknowledgement byte)"
+        if good.server_answered
+        else good.error,
+    }
     if not good.ok:
         return Verdict.failed(expected, good.error, _handshake_hint(good.error, exp), evidence)
     if not good.server_answered:
-        return Verdict.failed(expected, f"Kolla's client certificate was refused: {good.error}",
-                              "libvirtd does not accept Kolla's client certificate: see tls.chain and tls.validity "
-                              "for clientcert.pem and the CA libvirtd uses (/etc/pki/CA/cacert.pem)", evidence)
-    foreign = facts.probe(live.tls_handshake, exp.migration_hostname, exp.libvirt_port, ca,
-                          live.foreign_client_pki(ca))
-    evidence["client certificate from another CA"] = ("accepted!" if foreign.server_answered
-                                                      else f"refused ({foreign.error or 'connection dropped'})")
+        return Verdict.failed(
+            expected,
+            f"Kolla's client certificate was refused: {good.error}",
+            "libvirtd does not accept Kolla's client certificate: see tls.chain and tls.validity "
+            "for clientcert.pem and the CA libvirtd uses (/etc/pki/CA/cacert.pem)",
+            evidence,
+        )
+    foreign = facts.probe(live.tls_handshake, exp.migration_hostname, exp.libvirt_port, ca, live.foreign_client_pki(ca))
+    evidence["client certificate from another CA"] = (
+        "accepted!" if foreign.server_answered else f"refused ({foreign.error or 'connection dropped'})"
+    )
     if foreign.server_answered:
-        return Verdict.failed(expected, "libvirtd accepted a client certificate from another CA",
-                              "libvirtd must verify client certificates: remove tls_no_verify_certificate from "
-                              "libvirtd.conf and use Kolla's cacert.pem as ca_file", evidence)
+        return Verdict.failed(
+            expected,
+            "libvirtd accepted a client certificate from another CA",
+            "libvirtd must verify client certificates: remove tls_no_verify_certificate from "
+            "libvirtd.conf and use Kolla's cacert.pem as ca_file",
+            evidence,
+        )
     return Verdict.passed(expected, f"verified {good.tls_version}; foreign client refused", evidence)
 
 
 def _handshake_hint(error: str, exp) -> str:
     if "cannot connect" in error:
-        return ("libvirtd is not reachable there: see tls.migration-hostname-resolves and sasl.libvirtd-listener, "
-                "and whether libvirtd runs (it refuses to start with a bad certificate: see its log)")
+        return (
+            "libvirtd is not reachable there: see tls.migration-hostname-resolves and sasl.libvirtd-listener, "
+            "and whether libvirtd runs (it refuses to start with a bad certificate: see its log)"
+        )
     if "Hostname mismatch" in error or "hostname" in error.lower():
         return f"see tls.san-covers-host: the server certificate must name {exp.migration_hostname}"
     return "see tls.chain, tls.validity and tls.key-match"

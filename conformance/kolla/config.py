@@ -7,6 +7,7 @@ Variables are layered in Ansible's order of precedence (lowest first), because t
 Note the consequence: `[compute:vars] nova_compute_virt_type=qemu` in an INI inventory loses to Kolla's own
 group_vars/all default; globals.yml beats the inventory. Ansible does the same.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,7 +30,7 @@ class KollaConfig:
     config_dir: Path | None
     inventory: Inventory | None
     group: str
-    extra_vars: list[tuple[str, dict[str, Any]]]   # globals.yml, globals.d/*.yml, passwords.yml
+    extra_vars: list[tuple[str, dict[str, Any]]]  # globals.yml, globals.d/*.yml, passwords.yml
 
     @classmethod
     def load(cls, config_dir: Path | None, inventory: Path | None, group: str = "compute") -> KollaConfig:
@@ -60,8 +61,9 @@ class KollaConfig:
             return []
         return self.inventory.hosts_of(self.group)
 
-    def variables(self, host: str, overrides: list[tuple[str, Mapping[str, Any]]],
-                  facts: Callable[[], Mapping[str, Any]] | None) -> Variables:
+    def variables(
+        self, host: str, overrides: list[tuple[str, Mapping[str, Any]]], facts: Callable[[], Mapping[str, Any]] | None
+    ) -> Variables:
         inv = self.inventory
         layers: list[tuple[str, Mapping[str, Any]]] = [("Kolla role defaults", _DEFAULTS["role_defaults"])]
         groups: dict[str, list[str]] = {}
@@ -72,8 +74,9 @@ class KollaConfig:
             # group_vars/ and host_vars/ file by file (same precedence as merged), so a value's source is its file
             layers += inv.dir_var_files.get("group_vars/all", [])
             layers.append(("Kolla group_vars/all", _DEFAULTS["group_vars_all"]))
-            layers += [layer for g in host_groups if g != "all"
-                       for layer in inv.dir_var_files.get(f"group_vars/{g}", [])]
+            layers += [
+                layer for g in host_groups if g != "all" for layer in inv.dir_var_files.get(f"group_vars/{g}", [])
+            ]
             layers.append((f"{where} (host {host})", inv.hosts[host]))
             layers += inv.dir_var_files.get(f"host_vars/{host}", [])
             groups = inv.group_map()
@@ -88,8 +91,13 @@ class KollaConfig:
         base = self.custom_config_dir
         if base is None:
             return []
-        candidates = [base / "global.conf", base / "nova.conf", base / "nova" / "nova-compute.conf",
-                      base / "nova" / host / "nova.conf", base / "nova" / host / "nova-compute.conf"]
+        candidates = [
+            base / "global.conf",
+            base / "nova.conf",
+            base / "nova" / "nova-compute.conf",
+            base / "nova" / host / "nova.conf",
+            base / "nova" / host / "nova-compute.conf",
+        ]
         return [(str(p), parse_ini(read_text(p))) for p in candidates if p.is_file()]
 
     def ovs_agent_overrides(self, host: str) -> list[tuple[str, dict[str, dict[str, str]]]]:

@@ -1,4 +1,5 @@
 """The resolved intended settings for one compute host: what the checks compare the host against."""
+
 from __future__ import annotations
 
 import builtins
@@ -45,14 +46,14 @@ class Expectation:
     host: str
     release: str | None
     # virtualisation
-    virt_type: str                 # effective: the operator's nova.conf override if any, else the variable
-    virt_type_variable: str        # nova_compute_virt_type
-    virt_type_source: str          # where the effective value comes from
+    virt_type: str  # effective: the operator's nova.conf override if any, else the variable
+    virt_type_variable: str  # nova_compute_virt_type
+    virt_type_source: str  # where the effective value comes from
     qemu_user_gid: int
     # libvirt placement
-    libvirt_container: bool        # enable_nova_libvirt_container
-    container_engine: str          # kolla_container_engine
-    node_config_directory: str     # /etc/kolla on the host
+    libvirt_container: bool  # enable_nova_libvirt_container
+    container_engine: str  # kolla_container_engine
+    node_config_directory: str  # /etc/kolla on the host
     # transport and authentication
     libvirt_tls: bool
     libvirt_tls_manage_certs: bool
@@ -140,7 +141,7 @@ class _Reader:
 
     def int(self, name: builtins.str) -> builtins.int:
         value = self.v[name]
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):   # int() would take them
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):  # int() would take them
             self._fail(name, f"expected an integer, got {value!r}")
         try:
             return int(value)
@@ -153,7 +154,7 @@ class _Reader:
             value = [value]
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             self._fail(name, f"expected a list of strings, got {value!r}")
-        if any(ord(c) < 32 for item in value for c in item):   # each entry is a word of a file the fixes write
+        if any(ord(c) < 32 for item in value for c in item):  # each entry is a word of a file the fixes write
             self._fail(name, f"expected entries without control characters, got {value!r}")
         return tuple(value)
 
@@ -197,7 +198,7 @@ def validate_static(variables: Variables) -> None:
         try:
             _read(read, field)
         except NeedsHostFacts:
-            continue   # judged when the host's facts are gathered
+            continue  # judged when the host's facts are gathered
     if "libvirt_sasl_password" in variables:
         try:
             variables["libvirt_sasl_password"]
@@ -205,9 +206,13 @@ def validate_static(variables: Variables) -> None:
             pass
 
 
-def resolve(variables: Variables, *, release: str | None,
-            nova_conf_overrides: list[tuple[str, dict[str, dict[str, str]]]],
-            ovs_agent_overrides: Sequence[tuple[str, dict[str, dict[str, str]]]] = ()) -> Expectation:
+def resolve(
+    variables: Variables,
+    *,
+    release: str | None,
+    nova_conf_overrides: list[tuple[str, dict[str, dict[str, str]]]],
+    ovs_agent_overrides: Sequence[tuple[str, dict[str, dict[str, str]]]] = (),
+) -> Expectation:
     """The full expectation for one host. Needs host facts for migration_hostname/address (unless set).
 
     `nova_conf_overrides` are the operator's override files in merge order; the last `[libvirt] virt_type` wins
@@ -222,7 +227,7 @@ def resolve(variables: Variables, *, release: str | None,
             virt_type, virt_source = sections["libvirt"]["virt_type"], f"[libvirt] virt_type in {path}"
     password = variables["libvirt_sasl_password"] if "libvirt_sasl_password" in variables else None
     firewall, firewall_source = OVS_TEMPLATE_FIREWALL_DRIVER, "Kolla's openvswitch_agent.ini.j2"
-    for path, sections in ovs_agent_overrides:   # merged like nova.conf: the last file wins
+    for path, sections in ovs_agent_overrides:  # merged like nova.conf: the last file wins
         if sections.get("securitygroup", {}).get("firewall_driver"):
             firewall, firewall_source = sections["securitygroup"]["firewall_driver"], f"[securitygroup] in {path}"
     return Expectation(

@@ -3,6 +3,7 @@
 Parsed as Ansible parses them: `[g:children]`, `[g:vars]` (string values), inline host vars (Python literals),
 host ranges (`compute[01:10]`), the implicit groups `all` and `ungrouped`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,12 +23,12 @@ from conformance.errors import ProfileError
 @dataclasses.dataclass
 class Inventory:
     path: Path
-    hosts: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)   # host -> inline vars
-    groups: dict[str, set[str]] = dataclasses.field(default_factory=dict)        # group -> direct hosts
-    children: dict[str, set[str]] = dataclasses.field(default_factory=dict)      # group -> child groups
-    group_vars: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)    # from the file
+    hosts: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # host -> inline vars
+    groups: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # group -> direct hosts
+    children: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # group -> child groups
+    group_vars: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # from the file
     dir_group_vars: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # group_vars/
-    dir_host_vars: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)   # host_vars/
+    dir_host_vars: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # host_vars/
     # The same, file by file ("group_vars/compute" -> [(file, vars)]): errors and evidence name the very file.
     dir_var_files: dict[str, list[tuple[str, dict[str, Any]]]] = dataclasses.field(default_factory=dict)
 
@@ -96,21 +97,21 @@ def _first_content_line(text: str) -> str:
 
 
 # -- INI -------------------------------------------------------------------------------------------------
-_SECTION = re.compile(r"^\[([^\]:]+)(?::(\w+))?\]\s*(?:#.*)?$")   # a trailing comment is allowed, as in Ansible
+_SECTION = re.compile(r"^\[([^\]:]+)(?::(\w+))?\]\s*(?:#.*)?$")  # a trailing comment is allowed, as in Ansible
 
 
 def _parse_ini(inv: Inventory, text: str) -> None:
     group, kind = "ungrouped", "hosts"
     inv._group("all")
     inv._group("ungrouped")
-    listed: dict[tuple[str, str], int] = {}   # (group, host) -> the line that listed it
+    listed: dict[tuple[str, str], int] = {}  # (group, host) -> the line that listed it
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
             continue
         where = f"line {number}"
         match = _SECTION.match(line)
-        if not match and line.startswith("["):   # `[compute` would otherwise become a host named "[compute"
+        if not match and line.startswith("["):  # `[compute` would otherwise become a host named "[compute"
             raise ProfileError(inv.path, where, f"malformed section header {line!r} (expected [group] or [group:kind])")
         if match:
             group, kind = match.group(1).strip(), match.group(2) or "hosts"
@@ -143,9 +144,12 @@ def _parse_ini(inv: Inventory, text: str) -> None:
                 host_vars[key] = _literal(value)
             for host in expand_host_range(tokens[0], inv.path, where):
                 check_host_name(host, inv.path, where)
-                if (group, host) in listed:   # two definitions of one host in one group: which one is meant?
-                    raise ProfileError(inv.path, where, f"host {host!r} is listed twice in [{group}] "
-                                                        f"(also on line {listed[(group, host)]})")
+                if (group, host) in listed:  # two definitions of one host in one group: which one is meant?
+                    raise ProfileError(
+                        inv.path,
+                        where,
+                        f"host {host!r} is listed twice in [{group}] (also on line {listed[(group, host)]})",
+                    )
                 listed[(group, host)] = number
                 inv.hosts.setdefault(host, {}).update(host_vars)
                 inv.groups[group].add(host)
@@ -168,7 +172,7 @@ def _literal(value: str) -> Any:
 _RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(\d+))?\]")
 
 
-_MAX_RANGE = 100_000   # hosts from one pattern; `compute[1:99999999]` is a typo, not a fleet
+_MAX_RANGE = 100_000  # hosts from one pattern; `compute[1:99999999]` is a typo, not a fleet
 
 
 def expand_host_range(pattern: str, source, where) -> list[str]:
@@ -176,7 +180,7 @@ def expand_host_range(pattern: str, source, where) -> list[str]:
     if not match:
         return [pattern]
     start, end, stride = match.group(1), match.group(2), int(match.group(3) or 1)
-    head, tail = pattern[:match.start()], pattern[match.end():]
+    head, tail = pattern[: match.start()], pattern[match.end() :]
     if stride < 1:
         raise ProfileError(source, where, f"bad host range in {pattern!r}: the step must be 1 or more")
     if start.isdigit() and end.isdigit():
@@ -186,20 +190,20 @@ def expand_host_range(pattern: str, source, where) -> list[str]:
         values = [str(i).zfill(width) for i in range(int(start), int(end) + 1, stride)]
     elif len(start) == 1 and len(end) == 1 and start.isalpha() and end.isalpha():
         letters = string.ascii_letters
-        values = list(letters[letters.index(start):letters.index(end) + 1:stride])
+        values = list(letters[letters.index(start) : letters.index(end) + 1 : stride])
     else:
         raise ProfileError(source, where, f"bad host range in {pattern!r}")
     names: list[str] = []
     for value in values:
         names += expand_host_range(head + value + tail, source, where)
-        if len(names) > _MAX_RANGE:   # several ranges in one pattern multiply
+        if len(names) > _MAX_RANGE:  # several ranges in one pattern multiply
             raise ProfileError(source, where, f"host range {pattern!r} makes more than {_MAX_RANGE} hosts")
     return names
 
 
 # -- YAML ------------------------------------------------------------------------------------------------
 def _parse_yaml(inv: Inventory, text: str) -> None:
-    data = parse_yaml(inv.path, text, unique_keys=True) or {}   # a host key given twice would silently lose one
+    data = parse_yaml(inv.path, text, unique_keys=True) or {}  # a host key given twice would silently lose one
     if not isinstance(data, dict):
         raise ProfileError(inv.path, None, "a YAML inventory must be a mapping of groups")
     inv._group("all")
@@ -241,7 +245,7 @@ def yaml_line_and_problem(exc: yaml.YAMLError, text: str = "") -> tuple[int | No
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if mark is not None:
         return mark.line + 1, _one_line(problem)
-    position = getattr(exc, "position", None)   # a ReaderError (a control character) has only an offset
+    position = getattr(exc, "position", None)  # a ReaderError (a control character) has only an offset
     if isinstance(position, int) and text:
         return text.count("\n", 0, position) + 1, _one_line(problem)
     return None, _one_line(problem)
@@ -280,7 +284,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             try:
                 duplicate = key in seen
                 seen.add(key)
-            except TypeError:   # an unhashable key: the base class reports it
+            except TypeError:  # an unhashable key: the base class reports it
                 break
             if duplicate:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -323,7 +327,7 @@ def _check_shape(path: Path, data: Any) -> None:
 
 
 # -- host names, addresses, users and ports: validated before any of them reaches ssh --------------------
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")     # no leading '-', whitespace, shell or path characters
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")  # no leading '-', whitespace, shell or path characters
 # RFC 1123 labels; '_' is accepted too, as ssh_config aliases and /etc/hosts names often use it.
 _LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
@@ -332,8 +336,9 @@ _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
 def check_host_name(name: str, source, where) -> str:
     """An inventory host name: it names files (host_vars/<name>) and is the address when none is given."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ProfileError(source, where, f"invalid host name {name!r} (letters, digits, '.', '_', ':', '-'; "
-                                          f"not starting with '-')")
+        raise ProfileError(
+            source, where, f"invalid host name {name!r} (letters, digits, '.', '_', ':', '-'; not starting with '-')"
+        )
     return name
 
 
@@ -391,8 +396,10 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
 
 def _load_var_dirs(inv: Inventory) -> None:
     base = inv.path.parent
-    for kind, names, merged in (("group_vars", list(inv.groups) + ["all"], inv.dir_group_vars),
-                                ("host_vars", list(inv.hosts), inv.dir_host_vars)):
+    for kind, names, merged in (
+        ("group_vars", list(inv.groups) + ["all"], inv.dir_group_vars),
+        ("host_vars", list(inv.hosts), inv.dir_host_vars),
+    ):
         if not (base / kind).is_dir():
             continue
         for name in names:

@@ -2,6 +2,7 @@
 
 Only what Kolla's nova/libvirt variables need is supported; anything else is a clear error naming the variable.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -46,19 +47,29 @@ class Variables(Mapping):
     it is called only when a template needs `ansible_facts`, so variables that do not need the host resolve offline.
     """
 
-    def __init__(self, layers: list[tuple[str, Mapping[str, Any]]], *, host: str,
-                 groups: Mapping[str, list[str]], facts: Callable[[], Mapping[str, Any]] | None = None):
+    def __init__(
+        self,
+        layers: list[tuple[str, Mapping[str, Any]]],
+        *,
+        host: str,
+        groups: Mapping[str, list[str]],
+        facts: Callable[[], Mapping[str, Any]] | None = None,
+    ):
         self.layers = layers
         self.host = host
         self.groups = groups
         self._facts = facts
         self._cache: dict[str, Any] = {}
         self._resolving: list[str] = []
-        self._host_error: BaseException | None = None   # what the facts callable raised: the host's, not Jinja's
+        self._host_error: BaseException | None = None  # what the facts callable raised: the host's, not Jinja's
         self._env = _SandboxedNativeEnvironment(undefined=jinja2.StrictUndefined)
-        self._env.filters.update(bool=to_bool, ternary=_ternary, ipwrap=_ipwrap,
-                                 put_address_in_context=lambda a, _ctx="url": _ipwrap(a),
-                                 kolla_address=self._kolla_address)
+        self._env.filters.update(
+            bool=to_bool,
+            ternary=_ternary,
+            ipwrap=_ipwrap,
+            put_address_in_context=lambda a, _ctx="url": _ipwrap(a),
+            kolla_address=self._kolla_address,
+        )
 
     # -- Mapping protocol (what Jinja's context looks names up in) --------------------------------------
     def _raw(self, name: str) -> tuple[str, Any]:
@@ -116,7 +127,7 @@ class Variables(Mapping):
                 raise NeedsHostFacts(name)
             try:
                 return self._facts()
-            except Exception as exc:   # unreachable, timed out: passed on as it is, never as a config error
+            except Exception as exc:  # unreachable, timed out: passed on as it is, never as a config error
                 self._host_error = exc
                 raise
         return None
@@ -125,9 +136,9 @@ class Variables(Mapping):
         if isinstance(raw, str) and ("{{" in raw or "{%" in raw):
             try:
                 template = self._env.from_string(raw)
-                context = template.new_context(cast(dict, self), shared=True)   # a Mapping is all it reads
+                context = template.new_context(cast(dict, self), shared=True)  # a Mapping is all it reads
                 value = native_concat(template.root_render_func(context))
-                if isinstance(value, jinja2.Undefined):   # native rendering returns a lone Undefined unraised
+                if isinstance(value, jinja2.Undefined):  # native rendering returns a lone Undefined unraised
                     value._fail_with_undefined_error()
                 return value
             except (NeedsHostFacts, ProfileError):
@@ -135,7 +146,7 @@ class Variables(Mapping):
             except Exception as exc:
                 if exc is self._host_error:
                     raise
-                if _secret(source, name):   # the error text may quote parts of the value: name only its kind
+                if _secret(source, name):  # the error text may quote parts of the value: name only its kind
                     raise ProfileError(source, name, f"cannot evaluate the value: {type(exc).__name__}") from None
                 raise ProfileError(source, name, f"cannot evaluate {raw!r}: {_problem(exc)}") from None
         if isinstance(raw, list):
@@ -151,8 +162,11 @@ class Variables(Mapping):
         address = facts.get("interfaces", {}).get(str(interface))
         if not address:
             known = ", ".join(sorted(facts.get("interfaces", {}))) or "none"
-            raise ProfileError(f"host {self.host}", f"{network}_interface",
-                               f"interface {interface!r} has no IPv4 address on the host (interfaces: {known})")
+            raise ProfileError(
+                f"host {self.host}",
+                f"{network}_interface",
+                f"interface {interface!r} has no IPv4 address on the host (interfaces: {known})",
+            )
         return address
 
 

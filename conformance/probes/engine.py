@@ -9,6 +9,7 @@ the engine refuses) raises EngineUnavailable with the engine's own words: an emp
 container" or "no such volume", and a check would pass or say n/a on an answer that never came. Check.run makes it
 not judged; the checks made for what the engine lists catch it and fail with that error.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,10 +23,10 @@ from conformance.facts import Facts
 @dataclasses.dataclass(frozen=True)
 class Container:
     name: str
-    state: str                  # running, exited, created, ... (lower case in both engines)
-    status: str = ""            # the human column: "Up 5 minutes (healthy)"
-    health: str = ""            # healthy / unhealthy / starting, "" without a healthcheck
-    volumes: tuple[str, ...] = ()   # named volumes mounted (inspect only)
+    state: str  # running, exited, created, ... (lower case in both engines)
+    status: str = ""  # the human column: "Up 5 minutes (healthy)"
+    health: str = ""  # healthy / unhealthy / starting, "" without a healthcheck
+    volumes: tuple[str, ...] = ()  # named volumes mounted (inspect only)
 
     @property
     def running(self) -> bool:
@@ -96,23 +97,33 @@ def parse_inspect(text: str) -> list[Container]:
         state = obj.get("State") or {}
         health = state.get("Health") or state.get("Healthcheck") or {}
         volumes = tuple(m.get("Name", "") for m in obj.get("Mounts") or [] if m.get("Type") == "volume")
-        containers.append(Container(str(obj.get("Name", "")).lstrip("/"), str(state.get("Status", "")).lower(),
-                                    health=str(health.get("Status", "") or ""), volumes=volumes))
+        containers.append(
+            Container(
+                str(obj.get("Name", "")).lstrip("/"),
+                str(state.get("Status", "")).lower(),
+                health=str(health.get("Status", "") or ""),
+                volumes=volumes,
+            )
+        )
     return containers
 
 
 def parse_volume_ls(text: str) -> list[Volume]:
     """`docker volume ls --format '{{json .}}'` or `podman volume ls --format json`."""
-    return [Volume(str(o.get("Name", "")), str(o.get("Driver", "")), str(o.get("Mountpoint", "")))
-            for o in _json_objects(text)]
+    return [
+        Volume(str(o.get("Name", "")), str(o.get("Driver", "")), str(o.get("Mountpoint", "")))
+        for o in _json_objects(text)
+    ]
 
 
 # Old docker CLIs print the word "json" for `--format json`; the Go template works in every version.
 PS = {"podman": "podman ps -a --format json", "docker": "docker ps -a --no-trunc --format '{{json .}}'"}
 VOLUME_LS = {"podman": "podman volume ls --format json", "docker": "docker volume ls --format '{{json .}}'"}
 # A failed `ps -aq` leaves no id, and the template then answers '[]' with exit 0: its error on stderr is the sign.
-INSPECT_ALL = {engine: f"ids=$({engine} ps -aq); [ -z \"$ids\" ] && echo '[]' || {engine} container inspect $ids"
-               for engine in ("docker", "podman")}
+INSPECT_ALL = {
+    engine: f"ids=$({engine} ps -aq); [ -z \"$ids\" ] && echo '[]' || {engine} container inspect $ids"
+    for engine in ("docker", "podman")
+}
 # A container removed between `ps -aq` and `inspect`: inspect lists the others and exits non-zero, naming only it.
 _VANISHED = re.compile(r"no such (container|object)", re.I)
 
@@ -145,10 +156,11 @@ def containers_detail(facts: Facts) -> Listing:
     command = INSPECT_ALL[engine]
     result = facts.run(command)
     errors = [line for line in result.stderr.splitlines() if line.strip()]
-    if result.ok and result.stdout.strip() == "[]" and errors:   # `ps -aq` failed: no id is not "no container"
+    if result.ok and result.stdout.strip() == "[]" and errors:  # `ps -aq` failed: no id is not "no container"
         raise not_listed(engine, command, result)
-    if not result.ok and not (result.stdout.strip().startswith("[") and errors
-                              and all(_VANISHED.search(line) for line in errors)):
+    if not result.ok and not (
+        result.stdout.strip().startswith("[") and errors and all(_VANISHED.search(line) for line in errors)
+    ):
         raise not_listed(engine, command, result)
     return Listing(engine, command, tuple(parse_inspect(result.stdout)), result.stdout)
 

@@ -1,4 +1,5 @@
 """Files as checks need them: metadata only, or metadata and text, on the host or inside a container."""
+
 from __future__ import annotations
 
 from conformance.facts import Facts, FileFact

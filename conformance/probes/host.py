@@ -1,4 +1,5 @@
 """The facts Ansible itself gathers and Kolla's defaults template with (ansible_facts.nodename, interfaces)."""
+
 from __future__ import annotations
 
 import re
@@ -19,5 +20,8 @@ def parse_ip_addr(text: str) -> dict[str, str]:
 def ansible_facts(facts: Facts) -> dict:
     out = facts.run("uname -n; ip -o -4 addr show 2>/dev/null").stdout
     nodename, _, addresses = out.partition("\n")
-    return {"nodename": nodename.strip(), "hostname": nodename.strip().split(".")[0],
-            "interfaces": parse_ip_addr(addresses)}
+    return {
+        "nodename": nodename.strip(),
+        "hostname": nodename.strip().split(".")[0],
+        "interfaces": parse_ip_addr(addresses),
+    }

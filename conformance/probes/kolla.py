@@ -1,4 +1,5 @@
 """Probes for the files Kolla renders onto a host (under node_config_directory, /etc/kolla)."""
+
 from __future__ import annotations
 
 from conformance.conffiles import parse_ini

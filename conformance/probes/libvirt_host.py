@@ -1,4 +1,5 @@
 """Probes of where libvirt runs: libvirt daemon processes (host or container), listeners, qemu processes."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +17,7 @@ DEFAULT_PATH = "/bin:/usr/bin"
 class Daemon:
     pid: int
     name: str
-    on_host: bool     # runs on the host's root filesystem, not inside a container's
+    on_host: bool  # runs on the host's root filesystem, not inside a container's
 
 
 def parse_daemons(text: str) -> list[Daemon]:
@@ -35,8 +36,11 @@ def parse_daemons(text: str) -> list[Daemon]:
 
 
 def daemons(facts: Facts) -> list[Daemon]:
-    out = facts.run("for p in $(pgrep -x %s); do echo \"$p $(stat -Lc %%d:%%i /proc/$p/root/.) $(cat /proc/$p/comm)\"; "
-                    "done; echo \"self $(stat -Lc %%d:%%i /)\"", "|".join(DAEMON_NAMES)).stdout
+    out = facts.run(
+        'for p in $(pgrep -x %s); do echo "$p $(stat -Lc %%d:%%i /proc/$p/root/.) $(cat /proc/$p/comm)"; '
+        'done; echo "self $(stat -Lc %%d:%%i /)"',
+        "|".join(DAEMON_NAMES),
+    ).stdout
     return parse_daemons(out)
 
 
@@ -87,7 +91,7 @@ def cmdline(facts: Facts, pid: int) -> list[str]:
 class Listener:
     address: str
     port: int
-    processes: tuple[str, ...]   # process names from ss -p
+    processes: tuple[str, ...]  # process names from ss -p
 
     def covers(self, address: str) -> bool:
         return self.address in (address, "0.0.0.0", "::", "*")

@@ -3,6 +3,7 @@
 Client key material is written only to a private temporary directory (0700, files 0600) that is removed at
 once; results carry libvirt's or OpenSSL's messages and certificate descriptions, never a key or password.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -46,7 +47,7 @@ def private_pki(files: dict[str, bytes]):
 class Login:
     ok: bool
     error: str
-    mechanisms: tuple[str, ...]   # what the server advertised, as libvirt's client logged it
+    mechanisms: tuple[str, ...]  # what the server advertised, as libvirt's client logged it
     hostname: str = ""
 
 
@@ -78,35 +79,46 @@ def libvirt_login(facts, uri: str, authname: str, password: Secret, client_pki: 
         if files:
             uri += ("&" if "?" in uri else "?") + f"pkipath={tmp}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIBVIRT_")}
-        (tmp / "auth.conf").touch(mode=0o600)   # an empty auth file: only our callback's credentials count
-        env.update({"LIBVIRT_AUTH_FILE": str(tmp / "auth.conf"),
-                    "LIBVIRT_LOG_FILTERS": "1:rpc.netclient 1:remote 4:*",
-                    "LIBVIRT_LOG_OUTPUTS": f"1:file:{tmp / 'client.log'}"})
+        (tmp / "auth.conf").touch(mode=0o600)  # an empty auth file: only our callback's credentials count
+        env.update(
+            {
+                "LIBVIRT_AUTH_FILE": str(tmp / "auth.conf"),
+                "LIBVIRT_LOG_FILTERS": "1:rpc.netclient 1:remote 4:*",
+                "LIBVIRT_LOG_OUTPUTS": f"1:file:{tmp / 'client.log'}",
+            }
+        )
         request = json.dumps({"uri": uri, "authname": authname, "password": password.reveal()})
         try:
-            proc = subprocess.run([sys.executable, "-m", "conformance.libvirt_login"], input=request, text=True,
-                                  capture_output=True, env=env, timeout=limit)
+            proc = subprocess.run(
+                [sys.executable, "-m", "conformance.libvirt_login"],
+                input=request,
+                text=True,
+                capture_output=True,
+                env=env,
+                timeout=limit,
+            )
         except subprocess.TimeoutExpired:
             raise _hung(facts, limit, f"a libvirt login to {uri.split('?')[0]}") from None
     try:
         answer = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return Login(False, f"libvirt client crashed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}", ())
-    error = answer.get("error", "").replace(f"{tmp}/", "pkipath ")   # the temporary dir is gone: name the file
+    error = answer.get("error", "").replace(f"{tmp}/", "pkipath ")  # the temporary dir is gone: name the file
     return Login(answer["ok"], error, tuple(answer.get("mechanisms", ())), answer.get("hostname", ""))
 
 
 @dataclasses.dataclass(frozen=True)
 class Handshake:
-    ok: bool                  # TLS established and the server certificate verified for the hostname
+    ok: bool  # TLS established and the server certificate verified for the hostname
     error: str
-    peer: str = ""            # the server certificate, described
+    peer: str = ""  # the server certificate, described
     tls_version: str = ""
-    server_answered: bool = False   # libvirtd acknowledged the client certificate after the handshake
+    server_answered: bool = False  # libvirtd acknowledged the client certificate after the handshake
 
 
-def tls_handshake(facts, hostname: str, port: int, ca_pem: bytes, client_pki: tuple,
-                  timeout: float = 10.0) -> Handshake:
+def tls_handshake(
+    facts, hostname: str, port: int, ca_pem: bytes, client_pki: tuple, timeout: float = 10.0
+) -> Handshake:
     """TLS to hostname:port verifying the server cert for `hostname` against `ca_pem`, presenting the client cert.
 
     libvirtd checks the client certificate after the handshake, then sends one byte 0x01 if it accepts it and
@@ -122,11 +134,11 @@ def tls_handshake(facts, hostname: str, port: int, ca_pem: bytes, client_pki: tu
             return Handshake(False, f"the client certificate and key do not load together: {exc.reason or exc}")
     try:
         raw = socket.create_connection((hostname, port), timeout=timeout)
-    except TimeoutError:   # nothing accepted the connection: a firewall dropping it, not a hung daemon
+    except TimeoutError:  # nothing accepted the connection: a firewall dropping it, not a hung daemon
         return Handshake(False, f"cannot connect to {hostname}:{port}: no answer within {timeout}s")
     except OSError as exc:
         return Handshake(False, f"cannot connect to {hostname}:{port}: {exc.strerror or exc}")
-    except UnicodeError as exc:   # a name no resolver accepts (a label over 63 characters)
+    except UnicodeError as exc:  # a name no resolver accepts (a label over 63 characters)
         return Handshake(False, f"cannot resolve {hostname!r}: {exc}")
     with raw:
         try:
@@ -155,20 +167,29 @@ def foreign_client_pki(ca_pem: bytes) -> tuple:
     now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "conformance-foreign-ca")])
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                                                                   "conformance-foreign-client")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=1))
-            .sign(ca_key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return (("cacert.pem", ca_pem), ("clientcert.pem", cert.public_bytes(serialization.Encoding.PEM)),
-            ("clientkey.pem", key_pem))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "conformance-foreign-client")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return (
+        ("cacert.pem", ca_pem),
+        ("clientcert.pem", cert.public_bytes(serialization.Encoding.PEM)),
+        ("clientkey.pem", key_pem),
+    )
 
 
 def resolve(_facts, name: str) -> list[str]:
     """What the runner resolves `name` to (IPv4 and IPv6), or [] if it does not resolve."""
     try:
         return list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)))
-    except (socket.gaierror, UnicodeError):   # UnicodeError: a name no resolver accepts (a label over 63)
+    except (socket.gaierror, UnicodeError):  # UnicodeError: a name no resolver accepts (a label over 63)
         return []

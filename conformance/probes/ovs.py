@@ -1,5 +1,6 @@
 """Probes for ovs-vsctl as libvirt reaches it: the OVS agent's firewall driver, libvirt's PATH, Kolla's wrapper,
 what the binary answers (show, br-int, versions)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,9 +11,9 @@ from conformance.conffiles import parse_ini
 from conformance.facts import Facts, FileFact
 from conformance.probes import libvirt_host
 
-WRAPPER_PATH = "/usr/bin/ovs-vsctl"          # where roles/openvswitch installs ovs-vsctl.j2
+WRAPPER_PATH = "/usr/bin/ovs-vsctl"  # where roles/openvswitch installs ovs-vsctl.j2
 DB_SOCKET = "/run/openvswitch/db.sock"
-VSCTL_TIMEOUT = 5                            # ovs-vsctl waits forever for a missing db by default
+VSCTL_TIMEOUT = 5  # ovs-vsctl waits forever for a missing db by default
 
 
 def rendered_agent_ini(facts: Facts, config_directory: str) -> tuple[FileFact, dict[str, dict[str, str]]]:
@@ -31,10 +32,10 @@ class HostBinary:
     """What /usr/bin/ovs-vsctl on the host is: missing, an ELF binary, Kolla's wrapper or another script."""
 
     path: str
-    kind: str                 # missing | elf | wrapper | script
+    kind: str  # missing | elf | wrapper | script
     wrapper_engine: str | None = None
     text: str = ""
-    package: str = ""         # the package that owns the path (dpkg/rpm), "" if none
+    package: str = ""  # the package that owns the path (dpkg/rpm), "" if none
 
 
 def parse_host_binary(path: str, text: str) -> HostBinary:
@@ -50,11 +51,13 @@ def parse_host_binary(path: str, text: str) -> HostBinary:
 
 
 # $1 is the path (sh -c script word, then `_` as $0): one quoted argument used four times.
-_HOST_BINARY = ("sh -c %s _ %s",
-                '[ -e "$1" ] || { echo MISSING; exit 0; }; '
-                'echo "owner:$( { dpkg-query -S "$1" 2>/dev/null || rpm -qf "$1" 2>/dev/null; } '
-                '| head -1 | cut -d: -f1)"; '
-                'if head -c 4 "$1" | grep -q ELF; then echo ELF; else head -c 4096 "$1"; fi')
+_HOST_BINARY = (
+    "sh -c %s _ %s",
+    '[ -e "$1" ] || { echo MISSING; exit 0; }; '
+    'echo "owner:$( { dpkg-query -S "$1" 2>/dev/null || rpm -qf "$1" 2>/dev/null; } '
+    '| head -1 | cut -d: -f1)"; '
+    'if head -c 4 "$1" | grep -q ELF; then echo ELF; else head -c 4096 "$1"; fi',
+)
 
 
 def host_binary(facts: Facts, path: str = WRAPPER_PATH) -> HostBinary:
@@ -66,18 +69,20 @@ def host_binary(facts: Facts, path: str = WRAPPER_PATH) -> HostBinary:
 class LibvirtVsctl:
     """ovs-vsctl as libvirt finds it: the PATH libvirt runs with and what it resolves to there."""
 
-    where: str                  # "container nova_libvirt" or "host libvirtd pid N"
-    container: str | None       # run through the engine inside this container, else on the host
-    path: str                   # the PATH searched
+    where: str  # "container nova_libvirt" or "host libvirtd pid N"
+    container: str | None  # run through the engine inside this container, else on the host
+    path: str  # the PATH searched
     path_source: str
-    resolved: str | None        # absolute path of ovs-vsctl, None when not found
-    problem: str = ""           # why PATH could not be read (no daemon)
+    resolved: str | None  # absolute path of ovs-vsctl, None when not found
+    problem: str = ""  # why PATH could not be read (no daemon)
 
 
 # The directories of libvirt's PATH are the script's arguments ($@), each quoted by the builder.
-_RESOLVE = ("sh -c %s _ %s",
-            'IFS=:; for d in $1; do if [ -f "$d/ovs-vsctl" ] && [ -x "$d/ovs-vsctl" ]; then echo "$d/ovs-vsctl"; '
-            'break; fi; done')
+_RESOLVE = (
+    "sh -c %s _ %s",
+    'IFS=:; for d in $1; do if [ -f "$d/ovs-vsctl" ] && [ -x "$d/ovs-vsctl" ]; then echo "$d/ovs-vsctl"; '
+    "break; fi; done",
+)
 
 
 def libvirt_vsctl(facts: Facts, container: str | None) -> LibvirtVsctl:
@@ -87,11 +92,18 @@ def libvirt_vsctl(facts: Facts, container: str | None) -> LibvirtVsctl:
         out = facts.run_in(container, 'echo "$PATH"; command -v ovs-vsctl || true')
         if not out.ok:
             lines = (out.stderr or out.stdout).strip().splitlines()
-            return LibvirtVsctl(f"container {container}", container, "", "", None,
-                                problem=lines[-1] if lines else f"{facts.engine} exec {container} failed")
+            return LibvirtVsctl(
+                f"container {container}",
+                container,
+                "",
+                "",
+                None,
+                problem=lines[-1] if lines else f"{facts.engine} exec {container} failed",
+            )
         path, _, resolved = out.stdout.partition("\n")
-        return LibvirtVsctl(f"container {container}", container, path.strip(), f"environment of {container}",
-                            resolved.strip() or None)
+        return LibvirtVsctl(
+            f"container {container}", container, path.strip(), f"environment of {container}", resolved.strip() or None
+        )
     daemons = libvirt_host.host_daemons(facts)
     if not daemons:
         return LibvirtVsctl("host", None, "", "", None, problem="no libvirtd/virtqemud process runs on the host")
@@ -114,8 +126,9 @@ def run_vsctl(facts: Facts, vsctl: LibvirtVsctl, arg: str) -> CommandResult:
     if vsctl.container:
         result = facts.run_in(vsctl.container, 'ovs-vsctl %s %s 2>&1; echo "exit=$?"', timeout, arg)
     else:
-        result = facts.run('env PATH=%s %s %s %s 2>&1; echo "exit=$?"', vsctl.path, vsctl.resolved or "ovs-vsctl",
-                           timeout, arg)
+        result = facts.run(
+            'env PATH=%s %s %s %s 2>&1; echo "exit=$?"', vsctl.path, vsctl.resolved or "ovs-vsctl", timeout, arg
+        )
     return with_exit_trailer(result)
 
 

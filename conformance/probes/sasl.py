@@ -3,6 +3,7 @@
 Where things live follows docs/kolla-provenance.md §2: in container mode inside nova_libvirt (plus Kolla's
 rendered copy in /etc/kolla/nova-libvirt), in host mode the host daemon's own files.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,31 +17,51 @@ from conformance.facts import Facts, FileFact
 LIBVIRTD_CONF = "/etc/libvirt/libvirtd.conf"
 SASL_CONF = "/etc/sasl2/libvirt.conf"
 SASLDB = "/etc/libvirt/passwd.db"
-AUTH_CONF = {"nova_compute": "/var/lib/nova/.config/libvirt/auth.conf",    # nova-compute, the client
-             "nova_libvirt": "/root/.config/libvirt/auth.conf"}            # libvirtd as p2p migration client
+AUTH_CONF = {
+    "nova_compute": "/var/lib/nova/.config/libvirt/auth.conf",  # nova-compute, the client
+    "nova_libvirt": "/root/.config/libvirt/auth.conf",
+}  # libvirtd as p2p migration client
 
 # libvirtd's own defaults (libvirtd.conf comments), so a host daemon relying on them is read right.
-LIBVIRTD_DEFAULTS = {"listen_tls": 1, "listen_tcp": 0, "auth_tls": "none", "auth_tcp": "sasl",
-                     "tls_port": "16514", "tcp_port": "16509", "listen_addr": ""}
+LIBVIRTD_DEFAULTS = {
+    "listen_tls": 1,
+    "listen_tcp": 0,
+    "auth_tls": "none",
+    "auth_tcp": "sasl",
+    "tls_port": "16514",
+    "tcp_port": "16509",
+    "listen_addr": "",
+}
 
 # Mechanisms with a security layer (SSF >= 56): the only ones libvirt accepts on a plain TCP listener
 # (remote_daemon_dispatch.c: virNetSASLSessionSecProps(sasl, 56, 100000, false)).
 MECHS_WITH_SECURITY_LAYER = frozenset({"DIGEST-MD5", "GSSAPI", "GS2-KRB5", "GS2-IAKERB", "GSS-SPNEGO"})
 
 # Cyrus plugin file (lib<name>.so) per mechanism, for hosts without saslpluginviewer.
-PLUGIN_FILES = {"DIGEST-MD5": "digestmd5", "CRAM-MD5": "crammd5", "PLAIN": "plain", "LOGIN": "login",
-                "ANONYMOUS": "anonymous", "NTLM": "ntlm", "OTP": "otp", "GSSAPI": "gssapiv2",
-                "GSS-SPNEGO": "gssapiv2", "GS2-KRB5": "gs2", "GS2-IAKERB": "gs2"}
+PLUGIN_FILES = {
+    "DIGEST-MD5": "digestmd5",
+    "CRAM-MD5": "crammd5",
+    "PLAIN": "plain",
+    "LOGIN": "login",
+    "ANONYMOUS": "anonymous",
+    "NTLM": "ntlm",
+    "OTP": "otp",
+    "GSSAPI": "gssapiv2",
+    "GSS-SPNEGO": "gssapiv2",
+    "GS2-KRB5": "gs2",
+    "GS2-IAKERB": "gs2",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class ConfCopy:
     """One copy of a config file: where it was read, and its parsed values (empty if missing or unreadable)."""
+
     where: str
     fact: FileFact
     values: dict
     error: str = ""
-    unread: str = ""       # why it could not be read now (its container stopped or restarted meanwhile)
+    unread: str = ""  # why it could not be read now (its container stopped or restarted meanwhile)
 
 
 def _conf_copy(facts: Facts, path: str, container: str | None, parse) -> ConfCopy:
@@ -64,8 +85,11 @@ def _where(container: str | None) -> str:
 
 def libvirtd_confs(facts: Facts, container_mode: bool, node_config_directory: str) -> list[ConfCopy]:
     """Every libvirtd.conf that decides the listener: Kolla's rendered file and the one libvirtd reads."""
-    places = [(None, f"{node_config_directory}/nova-libvirt/libvirtd.conf"), ("nova_libvirt", LIBVIRTD_CONF)] \
-        if container_mode else [(None, LIBVIRTD_CONF)]
+    places = (
+        [(None, f"{node_config_directory}/nova-libvirt/libvirtd.conf"), ("nova_libvirt", LIBVIRTD_CONF)]
+        if container_mode
+        else [(None, LIBVIRTD_CONF)]
+    )
     return [_conf_copy(facts, path, container, parse_libvirt_conf) for container, path in places]
 
 
@@ -90,9 +114,9 @@ def mechs_without_security_layer(mechs) -> list[str]:
 @dataclasses.dataclass(frozen=True)
 class Plugins:
     where: str
-    mechanisms: frozenset[str]    # server-side mechanisms Cyrus can load there
-    source: str                   # how they were found (evidence)
-    present: bool = True          # False: the container is absent or not running
+    mechanisms: frozenset[str]  # server-side mechanisms Cyrus can load there
+    source: str  # how they were found (evidence)
+    present: bool = True  # False: the container is absent or not running
 
 
 def parse_pluginviewer(text: str) -> frozenset[str]:
@@ -112,8 +136,10 @@ def parse_plugin_files(text: str) -> frozenset[str]:
 
 def sasl_plugins(facts: Facts, container: str | None) -> Plugins:
     # saslpluginviewer (Debian) / pluginviewer (RPM) load each plugin, the strongest evidence; else list files.
-    command = ("v=$(command -v saslpluginviewer || command -v pluginviewer) && $v -s 2>/dev/null "
-               "|| ls -1 /usr/lib/sasl2 /usr/lib64/sasl2 /usr/lib/*/sasl2 2>/dev/null")
+    command = (
+        "v=$(command -v saslpluginviewer || command -v pluginviewer) && $v -s 2>/dev/null "
+        "|| ls -1 /usr/lib/sasl2 /usr/lib64/sasl2 /usr/lib/*/sasl2 2>/dev/null"
+    )
     try:
         result = facts.run_in(container, command) if container else facts.run(command)
     except ContainerUnavailable as exc:
@@ -124,7 +150,7 @@ def sasl_plugins(facts: Facts, container: str | None) -> Plugins:
     return Plugins(_where(container), parse_plugin_files(result.stdout), "plugin files in /usr/lib*/sasl2")
 
 
-NOVA_LIBVIRT_HEALTHCHECK = "virsh version --daemon 2>&1"   # Kolla's healthcheck of nova_libvirt
+NOVA_LIBVIRT_HEALTHCHECK = "virsh version --daemon 2>&1"  # Kolla's healthcheck of nova_libvirt
 
 
 def nova_libvirt_healthcheck(facts: Facts) -> CommandResult:
@@ -159,7 +185,7 @@ def libvirtd_ready(facts: Facts) -> LibvirtdReady:
 @dataclasses.dataclass(frozen=True)
 class SaslDb:
     where: str
-    users: tuple[str, ...]        # user@realm
+    users: tuple[str, ...]  # user@realm
     error: str
 
 
@@ -179,17 +205,20 @@ def sasldb_users(facts: Facts, container: str | None, path: str) -> SaslDb:
 @dataclasses.dataclass(frozen=True)
 class AuthConf:
     """A libvirt auth.conf with its password reduced to a hash on the host: the password never travels."""
+
     where: str
     exists: bool
-    sections: dict               # parsed, password values masked
-    password_sha256: str         # sha256 of the first password= value, hex ("" if none)
+    sections: dict  # parsed, password values masked
+    password_sha256: str  # sha256 of the first password= value, hex ("" if none)
 
 
 _MASK_PASSWORD = r"s/^\([[:space:]]*password[[:space:]]*=\).*/\1<masked on the host>/"
 # `-e SCRIPT -- PATH`: the path is an operand whatever it starts with (a path "-ew ..." is a sed script otherwise).
-_AUTH_CONF = ("test -f %s || exit 3; sed -e %s -- %s; echo '--sha256--'; "
-              "sed -n -e 's/^[[:space:]]*password[[:space:]]*=[[:space:]]*//p' -- %s | head -n1 | tr -d '\\r\\n' "
-              "| sha256sum")
+_AUTH_CONF = (
+    "test -f %s || exit 3; sed -e %s -- %s; echo '--sha256--'; "
+    "sed -n -e 's/^[[:space:]]*password[[:space:]]*=[[:space:]]*//p' -- %s | head -n1 | tr -d '\\r\\n' "
+    "| sha256sum"
+)
 
 
 def auth_conf(facts: Facts, container: str | None, path: str) -> AuthConf:

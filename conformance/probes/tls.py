@@ -3,6 +3,7 @@
 Operator files are read locally (the machine running the suite holds the Kolla config dir). Host-side private
 keys are never fetched: only their sha256 (to compare with the operator's) or their public half.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,17 +16,20 @@ from conformance.certs import CERT_FILES
 from conformance.facts import Facts, FileFact
 
 # docs/kolla-provenance.md §3: where Kolla installs each file, with owner and mode.
-LIBVIRT_PKI = {"cacert.pem": "/etc/pki/CA/cacert.pem", "servercert.pem": "/etc/pki/libvirt/servercert.pem",
-               "serverkey.pem": "/etc/pki/libvirt/private/serverkey.pem",
-               "clientcert.pem": "/etc/pki/libvirt/clientcert.pem",
-               "clientkey.pem": "/etc/pki/libvirt/private/clientkey.pem"}
+LIBVIRT_PKI = {
+    "cacert.pem": "/etc/pki/CA/cacert.pem",
+    "servercert.pem": "/etc/pki/libvirt/servercert.pem",
+    "serverkey.pem": "/etc/pki/libvirt/private/serverkey.pem",
+    "clientcert.pem": "/etc/pki/libvirt/clientcert.pem",
+    "clientkey.pem": "/etc/pki/libvirt/private/clientkey.pem",
+}
 CLIENT_FILES = ("cacert.pem", "clientcert.pem", "clientkey.pem")
 
 
 @dataclasses.dataclass(frozen=True)
 class OperatorFile:
     name: str
-    path: Path | None     # the first found in Kolla's search order, None if neither exists
+    path: Path | None  # the first found in Kolla's search order, None if neither exists
     searched: tuple[str, ...]
 
     def read(self) -> bytes:
@@ -49,8 +53,9 @@ def operator_files(custom_config_dir: str, host: str) -> dict[str, OperatorFile]
 @dataclasses.dataclass(frozen=True)
 class InstalledFile:
     """A certificate or key file on a host: metadata and content hash, never the content of a key."""
-    name: str                 # cacert.pem, serverkey.pem, ...
-    place: str                # "/etc/kolla/nova-libvirt on the host", "nova_compute", ...
+
+    name: str  # cacert.pem, serverkey.pem, ...
+    place: str  # "/etc/kolla/nova-libvirt on the host", "nova_compute", ...
     fact: FileFact
     sha256: str
 
@@ -112,11 +117,12 @@ def host_addresses(facts: Facts) -> list[str]:
 @dataclasses.dataclass(frozen=True)
 class CertSet:
     """The five TLS files from one place, parsed. Keys are held only as their public half."""
+
     label: str
-    paths: dict            # file name -> where it was (or would have been) found
-    certs: dict            # certificate file name -> x509.Certificate
-    public_keys: dict      # key file name -> public key
-    problems: dict         # file name -> "missing ..." / "unparsable ..."
+    paths: dict  # file name -> where it was (or would have been) found
+    certs: dict  # certificate file name -> x509.Certificate
+    public_keys: dict  # key file name -> public key
+    problems: dict  # file name -> "missing ..." / "unparsable ..."
 
 
 def _parse(name: str, data: bytes, certs_out: dict, keys_out: dict, problems: dict, public: bool = False) -> None:
@@ -146,8 +152,13 @@ def operator_cert_set(_facts, custom_config_dir: str, host: str) -> CertSet:
             problems[name] = "missing (searched " + ", then ".join(file.searched) + ")"
         else:
             _parse(name, file.read(), parsed_certs, keys, problems)
-    return CertSet(f"operator's Kolla config ({Path(custom_config_dir) / 'nova' / 'nova-libvirt'})",
-                   paths, parsed_certs, keys, problems)
+    return CertSet(
+        f"operator's Kolla config ({Path(custom_config_dir) / 'nova' / 'nova-libvirt'})",
+        paths,
+        parsed_certs,
+        keys,
+        problems,
+    )
 
 
 def host_pki_set(facts: Facts) -> CertSet:

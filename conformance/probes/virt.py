@@ -1,4 +1,5 @@
 """Probes for hardware virtualisation: CPU flags, KVM modules, /dev/kvm, libvirt's kvm domain support."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,8 +25,9 @@ class CpuInfo:
 def parse_cpuinfo(text: str) -> CpuInfo:
     flags = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
     model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
-    return CpuInfo(frozenset(flags.group(1).split()) if flags else frozenset(),
-                   model.group(1).strip() if model else "unknown")
+    return CpuInfo(
+        frozenset(flags.group(1).split()) if flags else frozenset(), model.group(1).strip() if model else "unknown"
+    )
 
 
 def cpuinfo(facts: Facts) -> CpuInfo:
@@ -35,8 +37,9 @@ def cpuinfo(facts: Facts) -> CpuInfo:
 
 def kvm_modules(facts: Facts) -> list[str]:
     """KVM modules present, loadable or built in (built-in ones show in /sys/module, not /proc/modules)."""
-    out = facts.run("{ awk '{print $1}' /proc/modules 2>/dev/null; ls -1 /sys/module 2>/dev/null; } "
-                    "| grep -E '^kvm' | sort -u").stdout
+    out = facts.run(
+        "{ awk '{print $1}' /proc/modules 2>/dev/null; ls -1 /sys/module 2>/dev/null; } | grep -E '^kvm' | sort -u"
+    ).stdout
     return out.split()
 
 
@@ -63,13 +66,20 @@ class KvmDomainSupport:
     offered: bool
     where: str
     detail: str
-    answered: bool = True      # False: libvirtd never answered (not running, or died during the call)
+    answered: bool = True  # False: libvirtd never answered (not running, or died during the call)
 
 
 # libvirt's client-side errors when the daemon is unreachable or goes away mid-call (virsh, virnetsocket.c,
 # virnetclient.c): no statement about KVM can be read from them.
-_NO_ANSWER = ("failed to connect to the hypervisor", "Failed to connect socket", "Cannot recv data",
-              "Cannot write data", "End of file while reading data", "Connection reset by peer", "Broken pipe")
+_NO_ANSWER = (
+    "failed to connect to the hypervisor",
+    "Failed to connect socket",
+    "Cannot recv data",
+    "Cannot write data",
+    "End of file while reading data",
+    "Connection reset by peer",
+    "Broken pipe",
+)
 
 
 def libvirt_kvm_domain(facts: Facts, container: str | None) -> KvmDomainSupport:

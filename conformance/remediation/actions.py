@@ -3,6 +3,7 @@
 Every action can describe itself (plan output), write itself as shell (the per-host review script) and apply
 itself through a Journal, which backs up files first and remembers how to undo commands.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,15 +44,19 @@ class WriteFile:
 
     path: str
     content: str
-    before: str | None = None         # current content (None: the file does not exist), for the diff
-    mode: int | None = None           # None: keep the current file's mode (mktemp's 0600 for a new file)
-    owner: str | None = None          # "user:group"; None: keep the current owner
-    secret: bool = False              # content holds a secret: the diff and script never show it
+    before: str | None = None  # current content (None: the file does not exist), for the diff
+    mode: int | None = None  # None: keep the current file's mode (mktemp's 0600 for a new file)
+    owner: str | None = None  # "user:group"; None: keep the current owner
+    secret: bool = False  # content holds a secret: the diff and script never show it
     risk: Risk = Risk.SAFE
 
     def describe(self) -> str:
-        attrs = ", ".join(filter(None, [f"mode {self.mode:04o}" if self.mode is not None else "",
-                                        f"owner {self.owner}" if self.owner else ""]))
+        attrs = ", ".join(
+            filter(
+                None,
+                [f"mode {self.mode:04o}" if self.mode is not None else "", f"owner {self.owner}" if self.owner else ""],
+            )
+        )
         verb = "create" if self.before is None else "rewrite"
         return f"{verb} {self.path}" + (f" ({attrs})" if attrs else "")
 
@@ -60,8 +65,11 @@ class WriteFile:
             return f"--- {self.path}\n+++ {self.path}\n(content holds a secret: diff not shown)\n"
         old = (self.before or "").splitlines(keepends=True)
         new = self.content.splitlines(keepends=True)
-        return "".join(difflib.unified_diff(old, new, f"{self.path} (now)" if self.before is not None else "/dev/null",
-                                            f"{self.path} (fixed)"))
+        return "".join(
+            difflib.unified_diff(
+                old, new, f"{self.path} (now)" if self.before is not None else "/dev/null", f"{self.path} (fixed)"
+            )
+        )
 
     def _command(self) -> Shell:
         return script(_WRITE, self.path, self.owner or "", _mode(self.mode))
@@ -82,20 +90,25 @@ class SetAttrs:
 
     path: str
     mode: int | None = None
-    owner: str | None = None          # "user:group", ":group" or "uid:gid"
+    owner: str | None = None  # "user:group", ":group" or "uid:gid"
     risk: Risk = Risk.SAFE
 
     def describe(self) -> str:
-        parts = ([f"owner {self.owner}"] if self.owner else []) + \
-            ([f"mode {self.mode:04o}"] if self.mode is not None else [])
+        parts = ([f"owner {self.owner}"] if self.owner else []) + (
+            [f"mode {self.mode:04o}"] if self.mode is not None else []
+        )
         return f"set {self.path} to " + ", ".join(parts)
 
     def diff(self) -> str:
         return ""
 
     def _command(self) -> Shell:
-        return script('[ -z "$2" ] || chown -- "$2" "$1"; [ -z "$3" ] || chmod -- "$3" "$1"',
-                      self.path, self.owner or "", _mode(self.mode))
+        return script(
+            '[ -z "$2" ] || chown -- "$2" "$1"; [ -z "$3" ] || chmod -- "$3" "$1"',
+            self.path,
+            self.owner or "",
+            _mode(self.mode),
+        )
 
     def script(self) -> list[str]:
         return [self._command()]
@@ -110,16 +123,16 @@ class Command:
     """A command on the host. `undo` reverses it on rollback; `stdin` (e.g. a Secret) goes through the SSH
     channel, never into argv; `rerun_on_rollback` repeats it after files are restored (a restart)."""
 
-    command: Shell                    # built by conformance.command (quoted arguments)
+    command: Shell  # built by conformance.command (quoted arguments)
     what: str
     undo: Shell | None = None
     stdin: object = None
-    stdin_hint: str = ""              # how the review script gets stdin, e.g. '< "$SASL_PASSWORD_FILE"'
+    stdin_hint: str = ""  # how the review script gets stdin, e.g. '< "$SASL_PASSWORD_FILE"'
     rerun_on_rollback: bool = False
     risk: Risk = Risk.SAFE
-    irreversible: str = ""            # why there is no undo, shown in the plan
+    irreversible: str = ""  # why there is no undo, shown in the plan
     timeout: int = 180
-    shown: str = ""                   # a short form of the command for the plan (default: the command)
+    shown: str = ""  # a short form of the command for the plan (default: the command)
 
     def describe(self) -> str:
         note = f" [no undo: {self.irreversible}]" if self.irreversible else ""
@@ -144,13 +157,19 @@ class Command:
 
 
 # $1 engine, $2 container, $3 the readiness test run inside it.
-_RESTART_CONTAINER = ('"$1" restart "$2" >/dev/null || exit 1; for i in $(seq 60); do '
-                      '"$1" exec "$2" sh -c "$3" >/dev/null 2>&1 && exit 0; sleep 1; done; '
-                      'echo "$2 not ready after 60 s" >&2; exit 1')
+_RESTART_CONTAINER = (
+    '"$1" restart "$2" >/dev/null || exit 1; for i in $(seq 60); do '
+    '"$1" exec "$2" sh -c "$3" >/dev/null 2>&1 && exit 0; sleep 1; done; '
+    'echo "$2 not ready after 60 s" >&2; exit 1'
+)
 
 
 def restart_container(engine: str, name: str, ready: str = "true") -> Command:
     """Restart a Kolla container and wait until `ready` succeeds inside it (Kolla's handlers wait the same way)."""
-    return Command(script(_RESTART_CONTAINER, engine_name(engine), container_name(name), ready),
-                   f"restart the {name} container (Kolla copies its config files in on start)",
-                   rerun_on_rollback=True, risk=Risk.DISRUPTIVE, shown=f"{engine} restart {name}")
+    return Command(
+        script(_RESTART_CONTAINER, engine_name(engine), container_name(name), ready),
+        f"restart the {name} container (Kolla copies its config files in on start)",
+        rerun_on_rollback=True,
+        risk=Risk.DISRUPTIVE,
+        shown=f"{engine} restart {name}",
+    )

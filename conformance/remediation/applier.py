@@ -10,6 +10,7 @@ at once, leaving the lock and its journal on the host. A run killed outright (SI
 run that reaches the host takes the lock over (its process is gone) and rolls the dead run's fix back from the
 journal before it judges anything (`recover_stale`), whatever it plans, even nothing.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,11 +37,11 @@ class Journal:
 
     def __init__(self, remote: Remote, backup: Backup, lock: HostLock | None = None):
         self.remote, self.backup, self.lock = remote, backup, lock
-        self._undo: list[tuple[Shell, str, bool]] = []    # (command, what, sure it is needed)
+        self._undo: list[tuple[Shell, str, bool]] = []  # (command, what, sure it is needed)
         self._after_restore: list[tuple[Shell, str]] = []
-        self.action = 0                                  # the action being applied (1-based)
+        self.action = 0  # the action being applied (1-based)
         self._on_host: set[tuple[str, int, str]] = set()  # (kind, action, command) already in the host journal
-        self.did: list[str] = []                          # what the last rollback did (the recovery says it)
+        self.did: list[str] = []  # what the last rollback did (the recovery says it)
 
     def on_rollback(self, command: Shell, what: str) -> None:
         self._undo.append((command, what, True))
@@ -82,13 +83,15 @@ class Journal:
                 self.did.append(what)
             elif sure:
                 problems.append(f"{what}: exit {result.rc}")
-            else:   # its action was cut off: it may never have run, and then its undo has nothing to undo
+            else:  # its action was cut off: it may never have run, and then its undo has nothing to undo
                 self.did.append(f"{what}: exit {result.rc} (its action may not have run)")
         failed = self.backup.restore_all()
         problems += failed
-        self.did += [f"restored {entry.path} from {self.backup.root}"
-                     for entry in reversed(list(self.backup.entries.values()))
-                     if not any(p.startswith(f"{entry.path}: ") for p in failed)]
+        self.did += [
+            f"restored {entry.path} from {self.backup.root}"
+            for entry in reversed(list(self.backup.entries.values()))
+            if not any(p.startswith(f"{entry.path}: ") for p in failed)
+        ]
         for command, what in self._after_restore:
             result = self.remote.run(command)
             if not result.ok:
@@ -96,9 +99,9 @@ class Journal:
             else:
                 self.did.append(what)
         if self.lock is not None:
-            self.lock.clear_journal()   # nothing is left half done: a later take-over must not do this again
+            self.lock.clear_journal()  # nothing is left half done: a later take-over must not do this again
         if not problems:
-            self.backup.discard()   # kept when something did not go back: the operator needs it then
+            self.backup.discard()  # kept when something did not go back: the operator needs it then
         return problems
 
 
@@ -121,9 +124,9 @@ class LeftBehind:
     check_id: str = ""
     actions: int = 0
     backup: str = ""
-    begun: dict[int, str] = dataclasses.field(default_factory=dict)    # action number -> its description
+    begun: dict[int, str] = dataclasses.field(default_factory=dict)  # action number -> its description
     done: set[int] = dataclasses.field(default_factory=set)
-    undo: list[tuple[int, str, str, bool]] = dataclasses.field(default_factory=list)   # (n, command, what, sure)
+    undo: list[tuple[int, str, str, bool]] = dataclasses.field(default_factory=list)  # (n, command, what, sure)
     rerun: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -146,7 +149,7 @@ class LeftBehind:
                 elif kind == "rerun":
                     left.rerun.append((int(fields[0]), _unb64(fields[1]), _unb64(fields[2])))
             except (IndexError, ValueError):
-                continue   # a line cut off when its run died: the rest still says what to undo
+                continue  # a line cut off when its run died: the rest still says what to undo
         return left
 
     def summary(self) -> str:
@@ -154,8 +157,10 @@ class LeftBehind:
             return f"the dead run's fix {self.check_id or '(unknown)'} had begun no action: nothing to undo"
         last = max(self.begun)
         state = "done" if last in self.done else "cut off"
-        return (f"the dead run's fix {self.check_id} had begun {len(self.begun)} of {self.actions} action(s), "
-                f"the last one {state}: {self.begun[last]}")
+        return (
+            f"the dead run's fix {self.check_id} had begun {len(self.begun)} of {self.actions} action(s), "
+            f"the last one {state}: {self.begun[last]}"
+        )
 
 
 def recover(remote: Remote, lock: HostLock) -> tuple[list[str], list[str]]:
@@ -179,9 +184,9 @@ def recover(remote: Remote, lock: HostLock) -> tuple[list[str], list[str]]:
 
 @dataclasses.dataclass
 class Outcome:
-    state: str                        # fixed | still-failing | rolled-back | locked | already-fixed | host-changed
-                                      # | lock-lost | interrupted | recovered (a dead run's fix rolled back)
-    verdict: Verdict | None           # the check run again (None when it was not)
+    state: str  # fixed | still-failing | rolled-back | locked | already-fixed | host-changed
+    # | lock-lost | interrupted | recovered (a dead run's fix rolled back)
+    verdict: Verdict | None  # the check run again (None when it was not)
     steps: list[str]
     error: str = ""
     backup: str = ""
@@ -195,8 +200,10 @@ class Outcome:
             lines.append(f"  backup on the host: {self.backup}")
         changed = self.rollback_problems or any(step.startswith(("done: ", "recovered: ")) for step in self.steps)
         if self.state in ("still-failing", "rolled-back") or (self.state in ("interrupted", "recovered") and changed):
-            lines.append("  rolled back: " + ("; ".join(self.rollback_problems) if self.rollback_problems
-                                             else "every change reverted"))
+            lines.append(
+                "  rolled back: "
+                + ("; ".join(self.rollback_problems) if self.rollback_problems else "every change reverted")
+            )
         elif self.state == "interrupted":
             lines.append("  nothing changed on the host")
         return "\n".join(lines)
@@ -254,30 +261,39 @@ class Interrupts:
 PASSING = (Status.PASS, Status.WARN)
 
 
-def apply(plan: Plan, remote: Remote, recheck: Callable[[], Verdict], lock_wait: float = 60,
-          step: Callable[[str], object] | None = None, lock_path: str = LOCK_DIR,
-          backup_root: str = BACKUP_ROOT, lock_stale_after: float = STALE_AFTER,
-          confirm: Callable[[], tuple[Verdict, Plan | None]] | None = None) -> Outcome:
+def apply(
+    plan: Plan,
+    remote: Remote,
+    recheck: Callable[[], Verdict],
+    lock_wait: float = 60,
+    step: Callable[[str], object] | None = None,
+    lock_path: str = LOCK_DIR,
+    backup_root: str = BACKUP_ROOT,
+    lock_stale_after: float = STALE_AFTER,
+    confirm: Callable[[], tuple[Verdict, Plan | None]] | None = None,
+) -> Outcome:
     """`recheck` runs the same check on fresh facts; `step(title)` is a context manager (an Allure step).
     `confirm` judges and plans again on fresh facts once the lock is ours: the plan was made before, and another
     run may have fixed or changed the host meanwhile; acting on a stale plan could undo that run's work.
     Raises Interrupted (after the host is consistent again) when SIGINT or SIGTERM arrived meanwhile."""
     step = step or (lambda title: nullcontext())
     with Interrupts() as interrupts:
-        outcome = _apply(plan, remote, recheck, lock_wait, step, lock_path, backup_root, lock_stale_after, confirm,
-                         interrupts)
+        outcome = _apply(
+            plan, remote, recheck, lock_wait, step, lock_path, backup_root, lock_stale_after, confirm, interrupts
+        )
     if interrupts.received:
         raise Interrupted(outcome, interrupts.received)
     return outcome
 
 
-def _apply(plan, remote, recheck, lock_wait, step, lock_path, backup_root, lock_stale_after, confirm,
-           interrupts: Interrupts) -> Outcome:
+def _apply(
+    plan, remote, recheck, lock_wait, step, lock_path, backup_root, lock_stale_after, confirm, interrupts: Interrupts
+) -> Outcome:
     taken: list[str] = []
     try:
         with HostLock(remote, lock_wait, lock_path, lock_stale_after, waiting=interrupts.check) as lock:
             taken = [lock.took_over] if lock.took_over else []
-            if lock.inherited:   # a dead run's half-done fix: roll it back before judging the host again
+            if lock.inherited:  # a dead run's half-done fix: roll it back before judging the host again
                 with step("recover what a dead run left half done"):
                     lines, problems = recover(remote, lock)
                 taken += lines + [f"recovery problem: {p}" for p in problems]
@@ -285,30 +301,44 @@ def _apply(plan, remote, recheck, lock_wait, step, lock_path, backup_root, lock_
             if confirm:
                 verdict, fresh = confirm()
                 if verdict.status in PASSING:
-                    return Outcome("already-fixed", verdict, taken + ["the check passes now: another run fixed it "
-                                                                      "before this one got the lock"])
+                    return Outcome(
+                        "already-fixed",
+                        verdict,
+                        taken + ["the check passes now: another run fixed it before this one got the lock"],
+                    )
                 if fresh is None or fresh.text() != plan.text():
-                    why = "the host changed since this plan was made (another run?)" if verdict.status is Status.FAIL \
+                    why = (
+                        "the host changed since this plan was made (another run?)"
+                        if verdict.status is Status.FAIL
                         else f"the check cannot judge the host now ({verdict.actual})"
-                    return Outcome("host-changed", None, taken, error=f"{why}; nothing applied: run again to plan on "
-                                   "what is there now")
+                    )
+                    return Outcome(
+                        "host-changed",
+                        None,
+                        taken,
+                        error=f"{why}; nothing applied: run again to plan on what is there now",
+                    )
             interrupts.check()
-            return _apply_locked(plan, remote, recheck, step, Backup(remote, plan.check_id, backup_root), lock,
-                                 taken, interrupts)
+            return _apply_locked(
+                plan, remote, recheck, step, Backup(remote, plan.check_id, backup_root), lock, taken, interrupts
+            )
     except HostLocked as exc:
         return Outcome("locked", None, [], error=str(exc))
-    except _Stop as stop:   # before any action: nothing of this fix changed the host
+    except _Stop as stop:  # before any action: nothing of this fix changed the host
         return Outcome("interrupted", None, taken, error=f"{stop} before the fix began; nothing applied")
 
 
-def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, lock: HostLock,
-                  steps: list[str], interrupts: Interrupts) -> Outcome:
+def _apply_locked(
+    plan: Plan, remote: Remote, recheck, step, backup: Backup, lock: HostLock, steps: list[str], interrupts: Interrupts
+) -> Outcome:
     journal = Journal(remote, backup, lock)
     fail_at = injected_failure_index()
     try:
         # The host journal first (what, where its backup goes, what the first action will need undone).
-        lock.heartbeat(["\t".join(["fix", plan.check_id, str(len(plan.actions))]), "backup\t" + backup.root]
-                       + (journal.begin(1, plan.actions[0]) if plan.actions else []))
+        lock.heartbeat(
+            ["\t".join(["fix", plan.check_id, str(len(plan.actions))]), "backup\t" + backup.root]
+            + (journal.begin(1, plan.actions[0]) if plan.actions else [])
+        )
         for number, action in enumerate(plan.actions, 1):
             with step(action.describe()):
                 action.apply(journal)
@@ -324,9 +354,15 @@ def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, loc
         # Another run holds the host now and judged it with this run's changes in place: undoing them under its
         # feet could clobber its work. Stop, keep the backup, and say exactly how far this fix got.
         done = sum(line.startswith("done: ") for line in steps)
-        return Outcome("lock-lost", None, steps, f"{exc}; stopped after {done} of {len(plan.actions)} action(s), "
-                       "nothing rolled back (the other run judged the host with these changes): check the host and "
-                       "run again", _root(journal))
+        return Outcome(
+            "lock-lost",
+            None,
+            steps,
+            f"{exc}; stopped after {done} of {len(plan.actions)} action(s), "
+            "nothing rolled back (the other run judged the host with these changes): check the host and "
+            "run again",
+            _root(journal),
+        )
     except (ActionError, HostUnreachable) as exc:
         with step("roll back"):
             problems = journal.rollback()
@@ -337,26 +373,42 @@ def _apply_locked(plan: Plan, remote: Remote, recheck, step, backup: Backup, loc
         done = sum(line.startswith("done: ") for line in steps)
         with step(f"roll back: {stop}"):
             problems = journal.rollback()
-        return Outcome("interrupted", None, steps, f"{stop} after {done} of {len(plan.actions)} action(s)",
-                       _root(journal), problems)
+        return Outcome(
+            "interrupted",
+            None,
+            steps,
+            f"{stop} after {done} of {len(plan.actions)} action(s)",
+            _root(journal),
+            problems,
+        )
     except ForcedStop:
-        raise    # the operator insisted: no rollback now, the next run does it from the host journal
+        raise  # the operator insisted: no rollback now, the next run does it from the host journal
     except BaseException:
         # A pytest timeout, a bug, a KeyboardInterrupt raised outside a signal: the host must not be left half
         # fixed. Roll back, then let it go on.
         journal.rollback()
         raise
-    if verdict.status not in PASSING:   # failing, or not judged (a container restarting): not proven fixed
+    if verdict.status not in PASSING:  # failing, or not judged (a container restarting): not proven fixed
         with step("roll back: the check still fails"):
             problems = journal.rollback()
-        judged = verdict.status is Status.FAIL   # else not judged: no new verdict to report, only why
-        return Outcome("still-failing", verdict if judged else None, steps,
-                       "" if judged else f"the check run again: {verdict.actual}", _root(journal), problems)
+        judged = verdict.status is Status.FAIL  # else not judged: no new verdict to report, only why
+        return Outcome(
+            "still-failing",
+            verdict if judged else None,
+            steps,
+            "" if judged else f"the check run again: {verdict.actual}",
+            _root(journal),
+            problems,
+        )
     return Outcome("fixed", verdict, steps, "", _root(journal))
 
 
-def recover_stale(remote: Remote, lock_path: str = LOCK_DIR, lock_stale_after: float = STALE_AFTER,
-                  step: Callable[[str], AbstractContextManager[Any]] | None = None) -> Outcome | None:
+def recover_stale(
+    remote: Remote,
+    lock_path: str = LOCK_DIR,
+    lock_stale_after: float = STALE_AFTER,
+    step: Callable[[str], AbstractContextManager[Any]] | None = None,
+) -> Outcome | None:
     """Before a run judges a host: a lock whose run is gone is taken over and the fix that run left half done is
     rolled back from its journal, whatever this run will plan (even nothing). None when the host is not locked or
     its holder may still be working (one read-only command then)."""
@@ -368,10 +420,11 @@ def recover_stale(remote: Remote, lock_path: str = LOCK_DIR, lock_stale_after: f
         try:
             with HostLock(remote, 0, lock_path, lock_stale_after) as lock:
                 with step("recover what a dead run left half done"):
-                    lines, problems = recover(remote, lock) if lock.inherited else \
-                        (["it left no journal: nothing was begun"], [])
+                    lines, problems = (
+                        recover(remote, lock) if lock.inherited else (["it left no journal: nothing was begun"], [])
+                    )
                 outcome = Outcome("recovered", None, [lock.took_over] + lines, "", "", problems)
-        except HostLocked as exc:   # taken meanwhile by a live run, or the host lacks flock(1) to take it safely
+        except HostLocked as exc:  # taken meanwhile by a live run, or the host lacks flock(1) to take it safely
             outcome = Outcome("locked", None, [], error=str(exc))
     if interrupts.received:
         raise Interrupted(outcome, interrupts.received)
@@ -387,8 +440,10 @@ def stale_note(remote: Remote, lock_path: str = LOCK_DIR, lock_stale_after: floa
     why = holder.stale_because(lock_stale_after)
     if not why:
         return ""
-    return (f"a stale lock held by {holder.owner or 'an unknown owner'} ({why}): "
-            f"{LeftBehind.parse(journal).summary()}; --remediate=apply takes it over and rolls that fix back")
+    return (
+        f"a stale lock held by {holder.owner or 'an unknown owner'} ({why}): "
+        f"{LeftBehind.parse(journal).summary()}; --remediate=apply takes it over and rolls that fix back"
+    )
 
 
 def _root(journal: Journal) -> str:

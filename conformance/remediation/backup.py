@@ -3,6 +3,7 @@
 Kept in BACKUP_ROOT/<stamp>-<check id>-<token>/ (mode 0700, since keys are backed up too), with a manifest an
 operator can read to restore by hand. Names are numbers: no path or content of a secret appears in them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,10 +30,10 @@ echo "$kind $meta"
 @dataclasses.dataclass(frozen=True)
 class Entry:
     path: str
-    kind: str          # file (bytes kept) | meta (device node, directory: owner and mode kept) | absent
+    kind: str  # file (bytes kept) | meta (device node, directory: owner and mode kept) | absent
     number: int
-    owner: str = ""    # uid:gid
-    mode: str = ""     # octal
+    owner: str = ""  # uid:gid
+    mode: str = ""  # octal
 
 
 # Only folders this suite made (named <stamp>-<check>-<token>) and older than the limit; never anything else.
@@ -49,8 +50,10 @@ _STAMP_GLOB = "[0-9]" * 8 + "T" + "[0-9]" * 6 + "Z"
 def prune(remote: Remote, days: int, root: str = BACKUP_ROOT, dry_run: bool = False) -> list[str]:
     """Remove this suite's backup folders older than `days` (only when the operator asked for it).
     Returns the folders removed (or, with dry_run, those that would be)."""
-    out = remote.must(script(_PRUNE, root, _STAMP_GLOB, int(days * 1440), "dry" if dry_run else "remove"),
-                      f"prune backups older than {days} days")
+    out = remote.must(
+        script(_PRUNE, root, _STAMP_GLOB, int(days * 1440), "dry" if dry_run else "remove"),
+        f"prune backups older than {days} days",
+    )
     return out.split()
 
 
@@ -60,7 +63,7 @@ class Backup:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self.root = f"{root}/{stamp}-{check_id}-{uuid.uuid4().hex[:6]}"
         self.entries: dict[str, Entry] = {}
-        self.used = False          # the folder exists on the host (files saved, or archives put there)
+        self.used = False  # the folder exists on the host (files saved, or archives put there)
 
     @classmethod
     def load(cls, remote: Remote, root: str) -> Backup:
@@ -117,5 +120,8 @@ class Backup:
         if entry.kind == "meta":
             return shell("chown -- %s %s && chmod -- %s %s", entry.owner, entry.path, entry.mode, entry.path)
         # Copy next to the target, then rename: the original comes back atomically with its owner and mode.
-        return script('t=$(dirname "$2")/.kc-restore.$$ && cp -a "$1" "$t" && mv -f "$t" "$2"',
-                      f"{self.root}/{entry.number}", entry.path)
+        return script(
+            't=$(dirname "$2")/.kc-restore.$$ && cp -a "$1" "$t" && mv -f "$t" "$2"',
+            f"{self.root}/{entry.number}",
+            entry.path,
+        )

@@ -13,6 +13,7 @@ heartbeat after the previous one, no extra round trip). A run that was killed (S
 lock and journal behind; the run that takes the lock over inherits the journal and finishes the dead run's
 rollback from it before anything else (applier.recover). Taking over keeps the journal; release removes both.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,33 +28,42 @@ from conformance.command import script, shell
 from conformance.remediation.remote import Remote
 
 LOCK_DIR = "/run/lock/kolla-conformance-remediation"
-STALE_AFTER = 900    # seconds without a heartbeat; far above one action's timeout (at most 180 s)
+STALE_AFTER = 900  # seconds without a heartbeat; far above one action's timeout (at most 180 s)
 
 _OWNER = re.compile(r"^\S+ pid (?P<pid>\d+) on (?P<machine>\S+) since \d+$")
 
 # Scripts get the lock path as $1, this run's token as $2 and (take-over) the owner judged stale as $3.
 # flock(1) on the parent directory serialises the check-and-take; the mkdir path stays atomic without it.
-_GUARD = ('if command -v flock >/dev/null 2>&1; then exec 9<"$(dirname "$L")"; flock -w 30 9 || exit 3; '
-          'guarded=1; fi')
+_GUARD = 'if command -v flock >/dev/null 2>&1; then exec 9<"$(dirname "$L")"; flock -w 30 9 || exit 3; guarded=1; fi'
 # Under the guard: take a free lock, or report who holds it and how old its heartbeat is.
-_ACQUIRE = """L=$1
+_ACQUIRE = (
+    """L=$1
 mkdir -p "$(dirname "$L")"
-""" + _GUARD + """
+"""
+    + _GUARD
+    + """
 if mkdir -m 0700 "$L" 2>/dev/null; then printf '%s\\n' "$2" > "$L/owner"; echo acquired; exit 0; fi
 now=$(date +%s); beat=$(stat -c %Y "$L/owner" 2>/dev/null || stat -c %Y "$L")
 echo "held $((now - beat)) ${guarded:-0}"; head -n1 "$L/owner" 2>/dev/null || true
 """
+)
 # Under the guard: replace the lock's owner only if it still is the one we judged stale. The dead run's journal
 # stays where it is (the new owner finishes that run's rollback from it) and is printed after `acquired`.
-_TAKE_OVER = """L=$1
-""" + _GUARD + """
+_TAKE_OVER = (
+    """L=$1
+"""
+    + _GUARD
+    + """
 [ "$(head -n1 "$L/owner" 2>/dev/null)" = "$3" ] || { echo changed; exit 0; }
 printf '%s\\n' "$2" > "$L/owner.new" && mv -f "$L/owner.new" "$L/owner" || exit 1
 echo acquired; cat "$L/journal" 2>/dev/null || true
 """
+)
 # Our own lock only: show life, and append journal lines ($3, may be empty) in the same round trip.
-_HEARTBEAT = ('[ "$(head -n1 "$1/owner" 2>/dev/null)" = "$2" ] && touch "$1/owner" && '
-              '{ [ -z "$3" ] || printf \'%s\\n\' "$3" >> "$1/journal"; } && echo ours')
+_HEARTBEAT = (
+    '[ "$(head -n1 "$1/owner" 2>/dev/null)" = "$2" ] && touch "$1/owner" && '
+    '{ [ -z "$3" ] || printf \'%s\\n\' "$3" >> "$1/journal"; } && echo ours'
+)
 _CLEAR_JOURNAL = '[ "$(head -n1 "$1/owner" 2>/dev/null)" = "$2" ] && rm -f "$1/journal"'
 # Read only: is there a lock, who holds it, how old is its heartbeat, what did its holder leave in the journal.
 _PEEK = """L=$1; [ -d "$L" ] || { echo free; exit 0; }
@@ -62,7 +72,7 @@ g=0; command -v flock >/dev/null 2>&1 && g=1
 echo "held $((now - beat)) $g"; head -n1 "$L/owner" 2>/dev/null || echo
 cat "$L/journal" 2>/dev/null || true
 """
-_RELEASE = '[ "$(head -n1 "$1/owner" 2>/dev/null)" = "$2" ] && rm -rf "$1"'   # only our own lock
+_RELEASE = '[ "$(head -n1 "$1/owner" 2>/dev/null)" = "$2" ] && rm -rf "$1"'  # only our own lock
 
 
 class HostLocked(Exception):
@@ -80,9 +90,9 @@ class ForcedStop(KeyboardInterrupt):
 
 @dataclasses.dataclass(frozen=True)
 class Holder:
-    owner: str           # the holder's token ("" when its owner file is unreadable)
-    heartbeat_age: int   # seconds since the holder last showed life
-    guarded: bool        # the host has flock(1): a stale lock can be taken over safely
+    owner: str  # the holder's token ("" when its owner file is unreadable)
+    heartbeat_age: int  # seconds since the holder last showed life
+    guarded: bool  # the host has flock(1): a stale lock can be taken over safely
 
     @classmethod
     def parse(cls, lines: list[str]) -> Holder:
@@ -119,15 +129,20 @@ def peek(remote: Remote, path: str = LOCK_DIR) -> tuple[Holder, str] | None:
 
 
 class HostLock:
-    def __init__(self, remote: Remote, wait: float = 60, path: str = LOCK_DIR, stale_after: float = STALE_AFTER,
-                 waiting=lambda: None):
+    def __init__(
+        self,
+        remote: Remote,
+        wait: float = 60,
+        path: str = LOCK_DIR,
+        stale_after: float = STALE_AFTER,
+        waiting=lambda: None,
+    ):
         """`waiting()` is called before each second of waiting for another run's lock (it may raise to stop)."""
         self.remote, self.wait, self.path, self.stale_after = remote, wait, path, stale_after
         self.waiting = waiting
         self.token = f"{uuid.uuid4().hex[:12]} pid {os.getpid()} on {socket.gethostname()} since {int(time.time())}"
-        self.took_over = ""      # set when a stale lock was replaced: whose, and why (the outcome reports it)
-        self.inherited = ""      # the journal the replaced holder left (its half-done fix), "" when none
-
+        self.took_over = ""  # set when a stale lock was replaced: whose, and why (the outcome reports it)
+        self.inherited = ""  # the journal the replaced holder left (its half-done fix), "" when none
 
     def __enter__(self) -> HostLock:
         deadline = time.monotonic() + self.wait
@@ -143,13 +158,14 @@ class HostLock:
                     self.took_over = f"took over a stale lock held by {holder.owner or 'an unknown owner'}: {stale}"
                     self.inherited = out.partition("\n")[2].strip()
                     return self
-                continue      # the holder changed meanwhile: judge the new one
+                continue  # the holder changed meanwhile: judge the new one
             if time.monotonic() >= deadline:
-                why = (f"; it looks stale ({stale}), but the host lacks flock(1) to take it over safely"
-                       if stale else "")
-                raise HostLocked(f"{self.remote.host} is being remediated by another run "
-                                 f"({holder.owner or 'owner unknown'}){why}; if that run is gone, remove "
-                                 f"{self.path} on the host")
+                why = f"; it looks stale ({stale}), but the host lacks flock(1) to take it over safely" if stale else ""
+                raise HostLocked(
+                    f"{self.remote.host} is being remediated by another run "
+                    f"({holder.owner or 'owner unknown'}){why}; if that run is gone, remove "
+                    f"{self.path} on the host"
+                )
             self.waiting()
             time.sleep(1)
 
@@ -167,6 +183,6 @@ class HostLock:
 
     def __exit__(self, exc_type=None, *exc) -> None:
         if exc_type is not None and issubclass(exc_type, ForcedStop):
-            return   # kept with its journal: the next run finishes what this one leaves half done
+            return  # kept with its journal: the next run finishes what this one leaves half done
         # Remove only our own lock, never one another run took over.
         self.remote.run(script(_RELEASE, self.path, self.token))

@@ -2,6 +2,7 @@
 
 Planning only reads (through the run's cached facts); nothing on the host changes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +17,7 @@ class Plan:
     host: str
     fix: Fix
     actions: list = dataclasses.field(default_factory=list)
-    manual: str = ""                  # set when there is no automatic fix: the steps an operator takes
+    manual: str = ""  # set when there is no automatic fix: the steps an operator takes
     notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
@@ -38,8 +39,10 @@ class Plan:
         elif not self.actions:
             lines = [head, "  nothing to change"]
         else:
-            lines = [head] + [f"  {n}. {a.describe()}" + (f" [{a.risk}]" if a.risk > self.fix.risk else "")
-                              for n, a in enumerate(self.actions, 1)]
+            lines = [head] + [
+                f"  {n}. {a.describe()}" + (f" [{a.risk}]" if a.risk > self.fix.risk else "")
+                for n, a in enumerate(self.actions, 1)
+            ]
             lines += ["    " + line for a in self.actions for line in a.diff().splitlines()]
         return "\n".join(lines + [f"  note: {note}" for note in self.notes])
 
@@ -52,7 +55,6 @@ class Plan:
         for action in self.actions:
             out += comment(action.describe()) + action.script()
         return "\n".join(out) + "\n"
-
 
 
 def make_plan(fix: Fix, context: FixContext) -> Plan:

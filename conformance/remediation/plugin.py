@@ -5,6 +5,7 @@ plan:  for each failed check with a known fix, the actions per host go to the te
 apply: fixes up to --remediate-max-risk (destructive ones also need --remediate-allow CHECK_ID) are applied over
        the run's SSH connection; the test's outcome is the same check run again.
 """
+
 from __future__ import annotations
 
 import collections
@@ -32,20 +33,47 @@ PROPERTY = "kolla_remediation"
 def pytest_addoption(parser):
     group = parser.getgroup("kolla-remediation", "Kolla libvirt remediation")
     group.addoption("--remediate", choices=["plan", "apply"], help="plan fixes for failed checks, or apply them")
-    group.addoption("--remediate-max-risk", choices=[str(r) for r in Risk], default="safe",
-                    help="apply fixes up to this risk (default: safe)")
-    group.addoption("--remediate-allow", action="append", default=[], metavar="CHECK_ID",
-                    help="allow the destructive fix of this check id (repeatable)")
-    group.addoption("--remediate-dir", default="kolla-remediation", metavar="DIR",
-                    help="where the per-host review scripts are written (default: ./kolla-remediation)")
-    group.addoption("--remediate-lock-wait", type=float, default=60, metavar="SECONDS",
-                    help="how long to wait for another run's lock on a host (default: 60)")
-    group.addoption("--remediate-lock-stale", type=float, default=STALE_AFTER, metavar="SECONDS",
-                    help="a lock whose holder showed no life for this long is taken over "
-                         f"(default: {STALE_AFTER}; a holder on this machine whose process is gone, at once)")
-    group.addoption("--remediate-prune-backups", type=int, metavar="DAYS",
-                    help="remove this suite's backup folders older than DAYS on each host remediated "
-                         "(default: keep them all; plan mode only lists them)")
+    group.addoption(
+        "--remediate-max-risk",
+        choices=[str(r) for r in Risk],
+        default="safe",
+        help="apply fixes up to this risk (default: safe)",
+    )
+    group.addoption(
+        "--remediate-allow",
+        action="append",
+        default=[],
+        metavar="CHECK_ID",
+        help="allow the destructive fix of this check id (repeatable)",
+    )
+    group.addoption(
+        "--remediate-dir",
+        default="kolla-remediation",
+        metavar="DIR",
+        help="where the per-host review scripts are written (default: ./kolla-remediation)",
+    )
+    group.addoption(
+        "--remediate-lock-wait",
+        type=float,
+        default=60,
+        metavar="SECONDS",
+        help="how long to wait for another run's lock on a host (default: 60)",
+    )
+    group.addoption(
+        "--remediate-lock-stale",
+        type=float,
+        default=STALE_AFTER,
+        metavar="SECONDS",
+        help="a lock whose holder showed no life for this long is taken over "
+        f"(default: {STALE_AFTER}; a holder on this machine whose process is gone, at once)",
+    )
+    group.addoption(
+        "--remediate-prune-backups",
+        type=int,
+        metavar="DAYS",
+        help="remove this suite's backup folders older than DAYS on each host remediated "
+        "(default: keep them all; plan mode only lists them)",
+    )
 
 
 def pytest_configure(config):
@@ -60,8 +88,10 @@ def check_options(config) -> None:
         fix = fix_for(check_id)
         if fix is None or fix.risk is not Risk.DESTRUCTIVE:
             known = sorted(c for c, f in REGISTRY.items() if f.risk is Risk.DESTRUCTIVE)
-            raise pytest.UsageError(f"--remediate-allow {check_id}: no destructive fix has this check id "
-                                    f"(destructive fixes: {', '.join(known)})")
+            raise pytest.UsageError(
+                f"--remediate-allow {check_id}: no destructive fix has this check id "
+                f"(destructive fixes: {', '.join(known)})"
+            )
     days = config.getoption("remediate_prune_backups")
     if days is not None and days < 1:
         raise pytest.UsageError(f"--remediate-prune-backups {days}: give a number of days, 1 or more")
@@ -94,14 +124,14 @@ class Remediation:
         self.lock_stale = config.getoption("remediate_lock_stale")
         self.prune_days = config.getoption("remediate_prune_backups")
         self._pruned: set[str] = set()
-        self._looked: set[str] = set()      # hosts whose lock was looked at for a dead run's half-done fix
+        self._looked: set[str] = set()  # hosts whose lock was looked at for a dead run's half-done fix
         self.records: list[dict] = []
-        self._scripts: dict[str, dict[str, str]] = {}   # host -> actions already in its script -> check id
-        if not hasattr(config, "workerinput"):    # once per run, before any xdist worker writes
+        self._scripts: dict[str, dict[str, str]] = {}  # host -> actions already in its script -> check id
+        if not hasattr(config, "workerinput"):  # once per run, before any xdist worker writes
             self._remove_old_scripts()
 
     def _redact(self, text: str) -> str:
-        session = self.config.stash.get(SESSION, None)   # the conformance run's declared interface
+        session = self.config.stash.get(SESSION, None)  # the conformance run's declared interface
         return session.run.redact(text) if session else text
 
     # -- before the first check of each host: a dead run's half-done fix ----------------------------------
@@ -122,20 +152,25 @@ class Remediation:
             else:
                 with allure.step("remediation: a dead run's lock on the host"):
                     outcome = applier.recover_stale(remote, lock_stale_after=self.lock_stale, step=allure.step)
-        except applier.Interrupted as exc:   # recovered, then the run stops: no report of this test is logged
+        except applier.Interrupted as exc:  # recovered, then the run stops: no report of this test is logged
             self.records.append(self._record_recovery(item, context.plan.name, exc.outcome))
             raise
-        except (ActionError, ConformanceError) as exc:   # the check itself then reports the host's state
+        except (ActionError, ConformanceError) as exc:  # the check itself then reports the host's state
             outcome = applier.Outcome("recovery failed", None, [], error=str(exc))
         if outcome is not None:
             self._record_recovery(item, context.plan.name, outcome)
             _, facts = context.prepare()
-            facts.invalidate()   # the checks must see the host as the recovery left it
+            facts.invalidate()  # the checks must see the host as the recovery left it
 
     def _record_recovery(self, item, host: str, outcome) -> dict:
-        record = {"host": host, "check": "(lock)", "plan": f"{host}: a dead run's lock and half-done fix",
-                  "outcome": self._redact(outcome.text()), "state": outcome.state}
-        item.user_properties.append((PROPERTY, json.dumps(record)))   # to the summary, through xdist too
+        record = {
+            "host": host,
+            "check": "(lock)",
+            "plan": f"{host}: a dead run's lock and half-done fix",
+            "outcome": self._redact(outcome.text()),
+            "state": outcome.state,
+        }
+        item.user_properties.append((PROPERTY, json.dumps(record)))  # to the summary, through xdist too
         return record
 
     # -- the hook the conformance plugin calls after each check -----------------------------------------
@@ -149,12 +184,13 @@ class Remediation:
         variables = context.profile.variables(context.plan, facts=lambda: facts.probe(ansible_facts))
 
         def plan_on(host_facts, failing):
-            return planner.make_plan(fix, FixContext(context.plan.name, expectation, host_facts, failing,
-                                                     variables.source_of))
+            return planner.make_plan(
+                fix, FixContext(context.plan.name, expectation, host_facts, failing, variables.source_of)
+            )
 
         try:
             plan = plan_on(facts, verdict)
-        except NotRead as exc:   # gone since the check read it, or the engine cannot list: plan on the next run
+        except NotRead as exc:  # gone since the check read it, or the engine cannot list: plan on the next run
             return dataclasses.replace(verdict, evidence={**verdict.evidence, "remediation": f"not planned: {exc}"})
         self._write_script(plan)
         remote = Remote(context.connection, self._redact)
@@ -162,16 +198,22 @@ class Remediation:
         refusal = refuse(plan, self.max_risk, self.allowed)
         if self.mode == "plan":
             would = f"apply would leave it: {refusal}" if refusal else "apply would act"
-            return self._report(node, verdict, plan, f"planned: nothing changed; {would}" + pruned,
-                                "manual" if plan.manual else "would leave" if refusal else "would apply")
+            return self._report(
+                node,
+                verdict,
+                plan,
+                f"planned: nothing changed; {would}" + pruned,
+                "manual" if plan.manual else "would leave" if refusal else "would apply",
+            )
         if refusal:
-            return self._report(node, verdict, plan, f"not applied: {refusal}" + pruned,
-                                "manual" if plan.manual else "not applied")
+            return self._report(
+                node, verdict, plan, f"not applied: {refusal}" + pruned, "manual" if plan.manual else "not applied"
+            )
 
-        def recheck():   # fresh facts on the same connection: the cached ones describe the host before the fix
+        def recheck():  # fresh facts on the same connection: the cached ones describe the host before the fix
             return check.run(expectation, Facts(context.connection, engine=facts.engine))
 
-        def confirm():   # under the lock: the same judgement and plan on the host as it is now
+        def confirm():  # under the lock: the same judgement and plan on the host as it is now
             fresh = Facts(context.connection, engine=facts.engine)
             now = check.run(expectation, fresh)
             try:
@@ -181,15 +223,22 @@ class Remediation:
 
         try:
             with allure.step(f"remediation: {fix.title} [{plan.risk}]"):
-                outcome = applier.apply(plan, remote, recheck, self.lock_wait, step=allure.step,
-                                        lock_stale_after=self.lock_stale, confirm=confirm)
-        except applier.Interrupted as exc:   # the host is consistent again; the run stops (pytest: exit 2)
+                outcome = applier.apply(
+                    plan,
+                    remote,
+                    recheck,
+                    self.lock_wait,
+                    step=allure.step,
+                    lock_stale_after=self.lock_stale,
+                    confirm=confirm,
+                )
+        except applier.Interrupted as exc:  # the host is consistent again; the run stops (pytest: exit 2)
             facts.invalidate()
             self._report(node, verdict, plan, exc.outcome.text() + pruned, exc.outcome.state)
-            self.records.append(json.loads(node.user_properties[-1][1]))   # an interrupted test is never logged
+            self.records.append(json.loads(node.user_properties[-1][1]))  # an interrupted test is never logged
             raise
-        facts.invalidate()   # later checks of this host must see the host as it is now
-        result = outcome.verdict or verdict   # the check run again, else (not run, or not judged) the failure
+        facts.invalidate()  # later checks of this host must see the host as it is now
+        result = outcome.verdict or verdict  # the check run again, else (not run, or not judged) the failure
         return self._report(node, result, plan, outcome.text() + pruned, outcome.state)
 
     def _prune(self, remote: Remote) -> str:
@@ -203,14 +252,21 @@ class Remediation:
         except ActionError as exc:
             return f"\n  backups not pruned: {exc}"
         verb = "would prune" if dry else "pruned"
-        return (f"\n  {verb} {len(folders)} backup folder(s) older than {self.prune_days} days"
-                + "".join(f"\n    {f}" for f in folders))
+        return f"\n  {verb} {len(folders)} backup folder(s) older than {self.prune_days} days" + "".join(
+            f"\n    {f}" for f in folders
+        )
 
     def _report(self, node, verdict: Verdict, plan, outcome: str, state: str) -> Verdict:
         text = self._redact(plan.text())
         outcome = self._redact(outcome)
-        node.user_properties.append((PROPERTY, json.dumps(
-            {"host": plan.host, "check": plan.check_id, "plan": text, "outcome": outcome, "state": state})))
+        node.user_properties.append(
+            (
+                PROPERTY,
+                json.dumps(
+                    {"host": plan.host, "check": plan.check_id, "plan": text, "outcome": outcome, "state": state}
+                ),
+            )
+        )
         evidence = {**verdict.evidence, "remediation plan": text, "remediation": outcome}
         return dataclasses.replace(verdict, evidence=evidence)
 
@@ -235,8 +291,8 @@ class Remediation:
         written = self._scripts.setdefault(plan.host, {})
         section = self._redact(plan.script())
         body = section.split("\n", 1)[1]
-        if plan.actions and body in written:   # two checks, one cause (e.g. mech-list and mech-matches-tls)
-            section = (f"# --- {plan.check_id}: the same actions as {written[body]} above; nothing more to run\n")
+        if plan.actions and body in written:  # two checks, one cause (e.g. mech-list and mech-matches-tls)
+            section = f"# --- {plan.check_id}: the same actions as {written[body]} above; nothing more to run\n"
         elif plan.actions:
             written[body] = plan.check_id
         with open(path, "w" if first else "a") as out:
@@ -259,10 +315,13 @@ class Remediation:
             for line in record["outcome"].splitlines():
                 terminalreporter.write_line("  " + line)
         tally = collections.Counter(record["state"] for record in self.records)
-        terminalreporter.write_line(f"{len(self.records)} plan(s): " +
-                                    ", ".join(f"{state} {n}" for state, n in sorted(tally.items())))
+        terminalreporter.write_line(
+            f"{len(self.records)} plan(s): " + ", ".join(f"{state} {n}" for state, n in sorted(tally.items()))
+        )
         changed = sorted({r["host"] for r in self.records if r["state"] == "fixed"})
-        if changed:   # checks that ran before a fix on the same host judged the host as it was
-            terminalreporter.write_line(f"fixed on {', '.join(changed)}: run the suite again there, since checks "
-                                        "that ran before a fix (e.g. live logins) saw the host unfixed")
+        if changed:  # checks that ran before a fix on the same host judged the host as it was
+            terminalreporter.write_line(
+                f"fixed on {', '.join(changed)}: run the suite again there, since checks "
+                "that ran before a fix (e.g. live logins) saw the host unfixed"
+            )
         terminalreporter.write_line(f"review scripts: {self.dir.resolve()}/<host>.sh")

@@ -5,6 +5,7 @@ make, or raises Manual when no automatic fix is safe (the plan then explains the
 which of the two it can do; the catalog's fix column and each check's page show it, and
 tests/unit/test_registry.py holds every fix to its kind on recorded contexts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,14 +19,15 @@ if TYPE_CHECKING:
     from conformance.kolla.expectations import Expectation
     from conformance.model import Verdict
 
-FIX_MODULES = tuple(f"conformance.remediation.fixes.{name}"
-                    for name in ("sasl", "tls", "virt", "ovs", "libvirt_mode", "cleanup"))
+FIX_MODULES = tuple(
+    f"conformance.remediation.fixes.{name}" for name in ("sasl", "tls", "virt", "ovs", "libvirt_mode", "cleanup")
+)
 
 
 class Risk(enum.IntEnum):
-    SAFE = 0          # file modes, config content, a missing SASL user: nothing running is interrupted
-    DISRUPTIVE = 1    # restarts a container or daemon, loads a module, replaces a host binary
-    DESTRUCTIVE = 2   # deletes data (volumes, containers): also needs --remediate-allow CHECK_ID
+    SAFE = 0  # file modes, config content, a missing SASL user: nothing running is interrupted
+    DISRUPTIVE = 1  # restarts a container or daemon, loads a module, replaces a host binary
+    DESTRUCTIVE = 2  # deletes data (volumes, containers): also needs --remediate-allow CHECK_ID
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -37,10 +39,11 @@ class Risk(enum.IntEnum):
 
 class FixKind(str, enum.Enum):
     """What a planning function can do for the failures its check reports."""
-    AUTO = "auto"                 # plans actions (Manual only when an input is missing or another check's fault
-                                  # comes first: no password in passwords.yml, no VT, a process gone while planning)
-    SOME = "auto (some cases)"    # plans actions for some of the check's failures; the others get manual steps
-    MANUAL = "manual"             # always raises Manual: the plan is steps for the operator, never applied
+
+    AUTO = "auto"  # plans actions (Manual only when an input is missing or another check's fault
+    # comes first: no password in passwords.yml, no VT, a process gone while planning)
+    SOME = "auto (some cases)"  # plans actions for some of the check's failures; the others get manual steps
+    MANUAL = "manual"  # always raises Manual: the plan is steps for the operator, never applied
 
     def __str__(self) -> str:
         return self.value
@@ -54,10 +57,10 @@ class Manual(Exception):
 class FixContext:
     host: str
     expectation: Expectation
-    facts: Facts               # the run's cached facts of this host
-    verdict: Verdict           # the failing one
-    source_of: Callable[[str], str] = lambda name: "Kolla defaults"   # where a Kolla variable was set
-    notes: list[str] = dataclasses.field(default_factory=list)        # the plan's remarks (e.g. globals.yml drift)
+    facts: Facts  # the run's cached facts of this host
+    verdict: Verdict  # the failing one
+    source_of: Callable[[str], str] = lambda name: "Kolla defaults"  # where a Kolla variable was set
+    notes: list[str] = dataclasses.field(default_factory=list)  # the plan's remarks (e.g. globals.yml drift)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,11 +86,12 @@ def fix(check_id: str, *, risk: Risk, title: str, kind: FixKind | str = FixKind.
             raise ValueError(f"duplicate fix for {check_id}")
         REGISTRY[check_id] = Fix(check_id, risk, title, fn, kind)
         return fn
+
     return register
 
 
 def fix_for(check_id: str) -> Fix | None:
-    for module in FIX_MODULES:   # imported lazily: a run without --remediate never loads them
+    for module in FIX_MODULES:  # imported lazily: a run without --remediate never loads them
         importlib.import_module(module)
     return REGISTRY.get(check_id)
 

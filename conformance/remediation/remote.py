@@ -1,4 +1,5 @@
 """Commands a fix runs on a host, over the run's one SSH connection: failures become ActionError."""
+
 from __future__ import annotations
 
 import os

@@ -2,6 +2,7 @@
 
 allure.dynamic calls are no-ops when allure-pytest is not writing results (no --alluredir).
 """
+
 from __future__ import annotations
 
 import allure

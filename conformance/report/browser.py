@@ -2,6 +2,7 @@
 
 Used by the tests (text of a rendered page) and for the README screenshot (docs/report.png).
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,16 @@ from pathlib import Path
 from conformance.errors import ConformanceError
 
 # No first-run, sync, updates or background fetches: the page must render from the file alone.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def chromium() -> str:
@@ -28,8 +37,12 @@ def chromium() -> str:
 def dump_dom(index: Path, fragment: str = "", budget_ms: int = 15000) -> str:
     """The DOM after the report's scripts ran; `fragment` selects a page (e.g. a test result id)."""
     url = Path(index).resolve().as_uri() + (f"#{fragment}" if fragment else "")
-    proc = subprocess.run([chromium(), *FLAGS, f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [chromium(), *FLAGS, f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc.stdout
 
 
@@ -41,8 +54,19 @@ def text(dom: str) -> str:
 
 def screenshot(index: Path, png: Path, fragment: str = "", size: str = "1400,900") -> Path:
     url = Path(index).resolve().as_uri() + (f"#{fragment}" if fragment else "")
-    subprocess.run([chromium(), *FLAGS, "--virtual-time-budget=15000", f"--window-size={size}",
-                    f"--screenshot={Path(png).resolve()}", url], capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [
+            chromium(),
+            *FLAGS,
+            "--virtual-time-budget=15000",
+            f"--window-size={size}",
+            f"--screenshot={Path(png).resolve()}",
+            url,
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     return Path(png)
 
 

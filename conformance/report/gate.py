@@ -9,6 +9,7 @@
 Precedence when they mix: 1 > 3 > 6 > 0. A product defect on a reachable host is the most useful signal and is
 true whatever happened elsewhere; the terminal summary still lists every unreachable host and crash.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -5,6 +5,7 @@ and its single-file mode gives one index.html that a browser opens from file:// 
 History lives in a JSON-lines file that Allure 3 appends to; by default it is kept beside the report
 (HTML_DIR/history.jsonl), so regenerating into the same folder (or restoring that one file in CI) keeps trends.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,20 +18,24 @@ from pathlib import Path
 
 from conformance.errors import ConformanceError
 
-ALLURE_PACKAGE = "allure@3.18.0"   # pinned: see conformance/report/REQUIREMENTS.md
-TOOLS_DIR = Path(__file__).resolve().parents[2] / ".tools" / "allure"   # project-local npm prefix
+ALLURE_PACKAGE = "allure@3.18.0"  # pinned: see conformance/report/REQUIREMENTS.md
+TOOLS_DIR = Path(__file__).resolve().parents[2] / ".tools" / "allure"  # project-local npm prefix
 HISTORY_FILE = "history.jsonl"
 # Allure 3.18 hard-codes a Google Analytics tag into index.html; an offline report must make no network call.
-_ANALYTICS = re.compile(r'<script async src="https://www\.googletagmanager\.com/[^"]*"></script>\s*<script>.*?</script>',
-                        re.S)
+_ANALYTICS = re.compile(
+    r'<script async src="https://www\.googletagmanager\.com/[^"]*"></script>\s*<script>.*?</script>', re.S
+)
 
 # Categories separate what the operator must fix on a host from hosts that were not checked at all.
 CATEGORIES = [
     {"name": "Product defects (failed checks)", "matchedStatuses": ["failed"]},
     {"name": "Hosts unreachable", "matchedStatuses": ["broken"], "messageRegex": ".*HostUnreachable.*"},
     {"name": "Waived findings", "matchedStatuses": ["skipped"], "messageRegex": ".*waived: .*"},
-    {"name": "Not judged (a container or daemon did not answer)", "matchedStatuses": ["skipped"],
-     "messageRegex": ".*not judged: .*"},
+    {
+        "name": "Not judged (a container or daemon did not answer)",
+        "matchedStatuses": ["skipped"],
+        "messageRegex": ".*not judged: .*",
+    },
     {"name": "Suite errors (check crashed)", "matchedStatuses": ["broken"]},
 ]
 
@@ -41,13 +46,18 @@ class ReportError(ConformanceError):
 
 def allure_command() -> list[str]:
     """The Allure 3 CLI: $KOLLA_CONFORMANCE_ALLURE, the project-local install, or `allure` on PATH."""
-    candidates = [os.environ.get("KOLLA_CONFORMANCE_ALLURE"), str(TOOLS_DIR / "node_modules" / ".bin" / "allure"),
-                  shutil.which("allure")]
+    candidates = [
+        os.environ.get("KOLLA_CONFORMANCE_ALLURE"),
+        str(TOOLS_DIR / "node_modules" / ".bin" / "allure"),
+        shutil.which("allure"),
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return [candidate]
-    raise ReportError(f"allure not found: run `npm install --prefix {TOOLS_DIR} {ALLURE_PACKAGE}` "
-                      "(see conformance/report/REQUIREMENTS.md) or set KOLLA_CONFORMANCE_ALLURE")
+    raise ReportError(
+        f"allure not found: run `npm install --prefix {TOOLS_DIR} {ALLURE_PACKAGE}` "
+        "(see conformance/report/REQUIREMENTS.md) or set KOLLA_CONFORMANCE_ALLURE"
+    )
 
 
 def merge_properties(texts: list[str]) -> dict[str, str]:
@@ -80,12 +90,18 @@ def stage(results_dirs: list[Path], staging: Path) -> int:
                 count += item.name.endswith("-result.json")
     if props:
         (staging / "environment.properties").write_text(
-            "".join(f"{k}={v}\n" for k, v in merge_properties(props).items()))
+            "".join(f"{k}={v}\n" for k, v in merge_properties(props).items())
+        )
     return count
 
 
-def generate(results_dirs: list[Path], output: Path, history: Path | None = None,
-             name: str = "Kolla libvirt conformance", timeout: int = 300) -> Path:
+def generate(
+    results_dirs: list[Path],
+    output: Path,
+    history: Path | None = None,
+    name: str = "Kolla libvirt conformance",
+    timeout: int = 300,
+) -> Path:
     """Build OUTPUT/index.html (one self-contained file); returns its path."""
     output = Path(output).resolve()
     history = Path(history).resolve() if history else output / HISTORY_FILE
@@ -95,15 +111,26 @@ def generate(results_dirs: list[Path], output: Path, history: Path | None = None
         staging.mkdir()
         if stage([Path(d) for d in results_dirs], staging) == 0:
             raise ReportError(f"no test results in {', '.join(map(str, results_dirs))}")
-        kept = Path(tmp) / HISTORY_FILE   # allure may clear OUTPUT: keep the history outside while it works
+        kept = Path(tmp) / HISTORY_FILE  # allure may clear OUTPUT: keep the history outside while it works
         if history.is_file():
             shutil.copy2(history, kept)
-        config = {"name": name, "output": str(output), "historyPath": str(kept), "categories": CATEGORIES,
-                  "plugins": {"awesome": {"options": {"singleFile": True, "reportLanguage": "en",
-                                                      "groupBy": ["epic", "story"]}}}}
+        config = {
+            "name": name,
+            "output": str(output),
+            "historyPath": str(kept),
+            "categories": CATEGORIES,
+            "plugins": {
+                "awesome": {"options": {"singleFile": True, "reportLanguage": "en", "groupBy": ["epic", "story"]}}
+            },
+        }
         (Path(tmp) / "allurerc.json").write_text(json.dumps(config))
-        proc = subprocess.run([*command, "generate", str(staging), "--config", str(Path(tmp) / "allurerc.json")],
-                              cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [*command, "generate", str(staging), "--config", str(Path(tmp) / "allurerc.json")],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         index = output / "index.html"
         if proc.returncode != 0 or not index.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]

@@ -2,6 +2,7 @@
 
 The same (host, check) in two inputs: the later input wins, so a re-run after a fix replaces the first verdict.
 """
+
 from __future__ import annotations
 
 import json

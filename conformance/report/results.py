@@ -2,6 +2,7 @@
 
 ConformanceSession (plugin.py) delegates its results hooks here, so reporting stays one concern in one place.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,11 @@ def apply_waiver(item, call, waivers) -> Finding | None:
     allure.dynamic.tag("waived" if finding.waived else "waiver-expired")
     allure.attach(note, name="waiver", attachment_type=allure.attachment_type.TEXT)
     if finding.status is Status.FAIL:
-        outcome = (pytest.skip.Exception(_waived_reason(finding)) if finding.waived
-                   else pytest.fail.Exception(f"{finding.summary()} [{note}]", pytrace=False))
+        outcome = (
+            pytest.skip.Exception(_waived_reason(finding))
+            if finding.waived
+            else pytest.fail.Exception(f"{finding.summary()} [{note}]", pytrace=False)
+        )
         call.excinfo = _raised(outcome)
     return finding
 
@@ -99,7 +103,6 @@ class Results:
             if report.nodeid not in self.crashed:
                 self.crashed.append(report.nodeid)
 
-
     def ordered(self) -> list[Finding]:
         return sorted(self.findings.values(), key=lambda f: (f.host, f.check_id))
 
@@ -121,21 +124,24 @@ def environment(profile, findings) -> dict[str, str]:
             variables = profile.variables(plan)
             engines.add(str(variables.get("kolla_container_engine")))
             releases.add(str(profile.release or variables.get("openstack_release") or "unknown"))
-        except Exception:   # a value that needs host facts: leave it out rather than fail the report
+        except Exception:  # a value that needs host facts: leave it out rather than fail the report
             continue
-    return {"kolla.release": ", ".join(sorted(releases)) or "unknown",
-            "profile": str(profile.path),
-            "container.engine": ", ".join(sorted(engines)) or "unknown",
-            "hosts": ", ".join(p.name for p in profile.hosts),
-            "phase": ", ".join(profile.phases),
-            "hosts.unreachable": ", ".join(sorted({f.host for f in findings if f.status is Status.UNREACHABLE}))
-            or "none"}
+    return {
+        "kolla.release": ", ".join(sorted(releases)) or "unknown",
+        "profile": str(profile.path),
+        "container.engine": ", ".join(sorted(engines)) or "unknown",
+        "hosts": ", ".join(p.name for p in profile.hosts),
+        "phase": ", ".join(profile.phases),
+        "hosts.unreachable": ", ".join(sorted({f.host for f in findings if f.status is Status.UNREACHABLE})) or "none",
+    }
 
 
 def write_properties(path: Path, values: dict[str, str]) -> None:
     """Java .properties: escape what the format treats specially, one key per line."""
+
     def esc(text: str) -> str:
         return text.replace("\\", "\\\\").replace("\n", "\\n").replace("=", "\\=").replace(":", "\\:")
+
     path.write_text("".join(f"{esc(k)}={esc(v)}\n" for k, v in values.items()))
 
 

@@ -2,6 +2,7 @@
 
 `render` is pure (findings in, lines out) so `kolla-conformance merge` prints the same summary as a run.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -12,8 +13,12 @@ from conformance.model import NOT_JUDGED, Finding, Status
 
 # Cell columns, in the order an operator scans them; "waived" is a FAIL/WARN under an active waiver.
 COLUMNS = ("pass", "fail", "warn", "waived", "not judged", "unreachable")
-MEANING = {ExitCode.OK: "gate passed", ExitCode.CHECK_FAILED: "a check failed",
-           ExitCode.INTERNAL_ERROR: "a check crashed", ExitCode.HOSTS_UNREACHABLE: "hosts unreachable"}
+MEANING = {
+    ExitCode.OK: "gate passed",
+    ExitCode.CHECK_FAILED: "a check failed",
+    ExitCode.INTERNAL_ERROR: "a check crashed",
+    ExitCode.HOSTS_UNREACHABLE: "hosts unreachable",
+}
 
 
 def column(finding: Finding) -> str | None:
@@ -21,8 +26,9 @@ def column(finding: Finding) -> str | None:
         return "waived"
     if finding.not_judged:
         return "not judged"
-    return {Status.PASS: "pass", Status.FAIL: "fail", Status.WARN: "warn",
-            Status.UNREACHABLE: "unreachable"}.get(finding.status)   # n/a is not counted
+    return {Status.PASS: "pass", Status.FAIL: "fail", Status.WARN: "warn", Status.UNREACHABLE: "unreachable"}.get(
+        finding.status
+    )  # n/a is not counted
 
 
 def _cell(counts: Counter) -> str:
@@ -50,7 +56,7 @@ def problems(findings: list[Finding]) -> list[str]:
             expired = f" [{waiver_rules.describe(f)}]" if f.waiver else ""
             fix = f" -> fix: {f.hint}" if f.hint else ""
             lines.append(f"{f.status.value.upper():<6} {f.host} {f.check_id}: {f.actual}{fix}{expired}")
-        elif f.not_judged:   # passes the gate like n/a, but this host was not verified on this point
+        elif f.not_judged:  # passes the gate like n/a, but this host was not verified on this point
             lines.append(f"NOT JUDGED {f.host} {f.check_id}: {f.actual.removeprefix(NOT_JUDGED)}")
     for host, items in unreachable.items():
         lines.append(f"UNREACHABLE {host}: {items[0].actual} ({len(items)} checks not run)")
@@ -60,16 +66,20 @@ def problems(findings: list[Finding]) -> list[str]:
 INTERRUPTED = "interrupted: no gate result (the run stopped before all its checks ran; exit 2)"
 
 
-def render(findings: list[Finding], stats: dict | None = None, unused=(), crashed=(), exit_code=None,
-           interrupted: bool = False) -> list[str]:
+def render(
+    findings: list[Finding], stats: dict | None = None, unused=(), crashed=(), exit_code=None, interrupted: bool = False
+) -> list[str]:
     """`interrupted`: the run was stopped (Ctrl-C, SIGTERM); what it judged is shown, but no gate result."""
     lines = matrix(findings) if findings else ["no findings"]
     if stats:
-        lines += [f"ssh {h}: {s['connections']} connection(s), {s['commands']} commands"
-                  for h, s in sorted(stats.items())]
+        lines += [
+            f"ssh {h}: {s['connections']} connection(s), {s['commands']} commands" for h, s in sorted(stats.items())
+        ]
     lines += problems(findings)
-    lines += [f"UNUSED {w.label()}: matched no failing or warning finding (remove it, or fix its host pattern)"
-              for w in unused]
+    lines += [
+        f"UNUSED {w.label()}: matched no failing or warning finding (remove it, or fix its host pattern)"
+        for w in unused
+    ]
     lines += [f"ERROR  {nodeid}: the check crashed (a suite bug); see the traceback above" for nodeid in crashed]
     if interrupted:
         lines.append(INTERRUPTED)

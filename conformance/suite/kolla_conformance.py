@@ -3,6 +3,7 @@
 The fixtures live here, not on the plugin object (pytest 10 drops fixtures defined on plugin instances); they
 reach the run's session through the config stash.
 """
+
 import pytest
 
 from conformance.plugin import SESSION

@@ -9,6 +9,7 @@ One lab, one suite run over every host (sequential, as operators run it), with c
 Each hung host must finish within 3 x command_timeout, name the cause, and leave the other hosts judged.
 Time per host comes from the JUnit report (the sum of its test cases' times).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -22,22 +23,25 @@ from conformance.model import Status
 from tests.suite_runner import run_suite
 
 COMMAND_TIMEOUT = 6
-LAB = {"name": "bound", "tls": True, "hosts": [
-    {"name": "ok", "shape": "docker"},
-    {"name": "noisy", "shape": "docker"},
-    {"name": "hung-dockerd", "shape": "docker"},
-    {"name": "hung-libvirtd", "shape": "docker"},
-    {"name": "hung-hostlv", "shape": "host"},
-    {"name": "ok-host", "shape": "host"},
-]}
+LAB = {
+    "name": "bound",
+    "tls": True,
+    "hosts": [
+        {"name": "ok", "shape": "docker"},
+        {"name": "noisy", "shape": "docker"},
+        {"name": "hung-dockerd", "shape": "docker"},
+        {"name": "hung-libvirtd", "shape": "docker"},
+        {"name": "hung-hostlv", "shape": "host"},
+        {"name": "ok-host", "shape": "host"},
+    ],
+}
 HUNG = {"hung-dockerd": "dockerd", "hung-libvirtd": "libvirtd", "hung-hostlv": "libvirtd"}
 NOISE = 'echo "NOISE-FROM-{0} : (-1:-1) mode 0000|x|1|2"; echo "NOISE-ERR-{0}" >&2\n'
 HANG_WORDS = ("did not answer", "no answer", "not read", "not tried", "stopped answering", "does not answer")
 
 
 def _ssh(lab, host: str, command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["ssh", "-F", str(lab.ssh_config), host, command], capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(["ssh", "-F", str(lab.ssh_config), host, command], capture_output=True, text=True, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +72,7 @@ def result(lab_factory, tmp_path_factory):
 def _host_times(junit: Path) -> dict[str, float]:
     times: dict[str, float] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
-        host = case.get("name", "")   # the suite names each JUnit case by its host (classname: the check id)
+        host = case.get("name", "")  # the suite names each JUnit case by its host (classname: the check id)
         times[host] = times.get(host, 0.0) + float(case.get("time", 0))
     return times
 
@@ -89,8 +93,9 @@ def test_a_hung_host_finishes_within_three_timeouts_with_the_cause_named(result,
     assert not [f for f in findings.values() if f.status is Status.UNREACHABLE], "a hang is not a lost host"
 
 
-@pytest.mark.parametrize("host, check_id", [("hung-libvirtd", "libvirt.container-healthy"),
-                                            ("hung-hostlv", "libvirt.host-daemon-listening")])
+@pytest.mark.parametrize(
+    "host, check_id", [("hung-libvirtd", "libvirt.container-healthy"), ("hung-hostlv", "libvirt.host-daemon-listening")]
+)
 def test_the_check_made_for_the_hung_daemon_fails_and_names_it(result, host, check_id):
     _, suite, _ = result
     finding = suite.findings[(host, check_id)]
@@ -110,5 +115,6 @@ def test_a_noisy_login_shell_changes_no_verdict(result):
     ok = {c: f.status for (h, c), f in suite.findings.items() if h == "ok"}
     noisy = {c: f.status for (h, c), f in suite.findings.items() if h == "noisy"}
     assert noisy == ok
-    assert not any("NOISE" in f.actual + "".join(f.evidence.values())
-                   for (h, _), f in suite.findings.items() if h == "noisy")
+    assert not any(
+        "NOISE" in f.actual + "".join(f.evidence.values()) for (h, _), f in suite.findings.items() if h == "noisy"
+    )

@@ -3,6 +3,7 @@
 The CI failure this guards against: podman's nova_libvirt in a restart loop (an expired certificate) answered one
 exec with an empty listing and an unknown error wording, and sasl.plugins-installed reported every plugin missing.
 """
+
 import dataclasses
 import threading
 import time
@@ -17,14 +18,17 @@ from conformance.model import Status
 from conformance.profile import load_profile
 from conformance.runtime import Run
 
-LAB = {"name": "exec", "hosts": [
-    {"name": "exec-d", "shape": "docker"},
-    {"name": "exec-p", "shape": "podman"},
-    # libvirtd exits at every start: docker shows nova_libvirt "Restarting", podman mostly "Up" between deaths.
-    {"name": "loop-p", "shape": "podman", "tls": True, "faults": ["cert-expired"]},
-    {"name": "loop-d", "shape": "docker", "tls": True, "faults": ["cert-expired"]},
-    {"name": "gone-d", "shape": "docker"},
-]}
+LAB = {
+    "name": "exec",
+    "hosts": [
+        {"name": "exec-d", "shape": "docker"},
+        {"name": "exec-p", "shape": "podman"},
+        # libvirtd exits at every start: docker shows nova_libvirt "Restarting", podman mostly "Up" between deaths.
+        {"name": "loop-p", "shape": "podman", "tls": True, "faults": ["cert-expired"]},
+        {"name": "loop-d", "shape": "docker", "tls": True, "faults": ["cert-expired"]},
+        {"name": "gone-d", "shape": "docker"},
+    ],
+}
 LIVE = {"sasl.live-auth", "tls.live-handshake"}
 ENGINES = {"exec-d": "docker", "exec-p": "podman"}
 
@@ -44,9 +48,11 @@ def run(lab):
 @pytest.fixture
 def facts_on(run):
     """Fresh facts (nothing cached) on the host's one connection, with its expectation's engine."""
+
     def make(host):
         _, facts = run.host(host).prepare()
         return Facts(run.host(host).connection, engine=facts.engine)
+
     return make
 
 
@@ -59,6 +65,7 @@ def control(run):
         plan = run.host(host).plan
         opened.append(HostConnection(plan.name, plan.address, plan.ssh))
         return opened[-1]
+
     yield make
     for connection in opened:
         connection.close()
@@ -71,7 +78,7 @@ def test_output_and_exit_status_come_through_unchanged(facts_on, host):
     assert (result.rc, result.stdout, result.stderr) == (7, "a\nb", "err\n")
     assert facts.run_in("nova_compute", "echo one # a comment ends the command").stdout == "one\n"
     assert facts.run_in("nova_compute", "true").stdout == ""
-    missing = facts.file("/etc/no-such-file", container="nova_compute")   # the command ran: a real "missing"
+    missing = facts.file("/etc/no-such-file", container="nova_compute")  # the command ran: a real "missing"
     assert not missing.exists
 
 
@@ -123,7 +130,7 @@ def test_a_restart_loop_fails_only_its_cause_however_often_it_is_judged(lab, run
     """Every check, 12 times on fresh facts, on a host whose only fault is an expired certificate: only the
     fault's checks and libvirt.container-healthy fail; nothing read from the dying container is called a fault."""
     expectation, _ = run.host(host).prepare()
-    expectation = dataclasses.replace(expectation, live_probes=False)   # they need the lab's names resolved here
+    expectation = dataclasses.replace(expectation, live_probes=False)  # they need the lab's names resolved here
     allowed = set(lab.expected_failures[host]) - LIVE | {"libvirt.container-healthy"}
     failed, not_judged = set(), 0
     for _ in range(12):
@@ -146,6 +153,6 @@ def test_a_socket_left_by_a_removed_nova_libvirt_fails_but_a_killed_ones_does_no
     assert host.run("docker kill nova_libvirt && sleep 1 && test -S /var/run/libvirt/libvirt-sock").ok
     assert no_host_daemon.run(expectation, facts_on("gone-d")).status is Status.PASS
     stale = "import socket; socket.socket(socket.AF_UNIX).bind('/var/run/libvirt/libvirt-sock')"
-    assert host.run(f"docker rm nova_libvirt && rm -f /var/run/libvirt/libvirt-sock && python3 -c \"{stale}\"").ok
+    assert host.run(f'docker rm nova_libvirt && rm -f /var/run/libvirt/libvirt-sock && python3 -c "{stale}"').ok
     verdict = no_host_daemon.run(expectation, facts_on("gone-d"))
     assert verdict.status is Status.FAIL and "stale or host daemon's socket" in verdict.actual, verdict

@@ -1,4 +1,5 @@
 """The plugin end to end, as a user runs it (`pytest --profile ...` in its own process) against real lab hosts."""
+
 import json
 import re
 import shutil
@@ -17,8 +18,13 @@ def lab(lab_factory):
 
 
 def pytest_run(*args, cwd):
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -37,11 +43,12 @@ def story(labels) -> str:
 
 def test_allure_results_label_every_check_and_leak_nothing(lab, tmp_path):
     results, junit = tmp_path / "allure", tmp_path / "junit.xml"
-    code, out = pytest_run("--profile", lab.profile_path, "--alluredir", results, "--junitxml", junit, "-k", ":virt.",
-                           cwd=tmp_path)
+    code, out = pytest_run(
+        "--profile", lab.profile_path, "--alluredir", results, "--junitxml", junit, "-k", ":virt.", cwd=tmp_path
+    )
     assert code == 0, out
     tests = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
-    assert len(tests) == 2 * 7          # 7 virt checks per host, the not-applicable one included (skipped)
+    assert len(tests) == 2 * 7  # 7 virt checks per host, the not-applicable one included (skipped)
     for test in tests:
         labels = {(label["name"], label["value"]) for label in test["labels"]}
         names = {name for name, _ in labels}
@@ -65,7 +72,7 @@ def test_one_ssh_connection_per_host_for_the_whole_run(lab, tmp_path):
         assert accepted_connections(lab, host) - before[host] == 1, host
         match = re.search(rf"^ssh {host}: (\d+) connection\(s\), (\d+) commands", out, re.M)
         assert match and match.group(1) == "1", out
-        assert int(match.group(2)) <= 8     # facts shared: fewer commands than checks + fact gathering
+        assert int(match.group(2)) <= 8  # facts shared: fewer commands than checks + fact gathering
 
 
 def test_xdist_keeps_each_host_on_one_worker(lab, tmp_path):
@@ -82,16 +89,18 @@ def test_unreachable_host_is_one_line_and_others_are_checked(lab, tmp_path):
     shutil.copytree(lab.kolla_dir, kolla)
     inventory = (kolla / "multinode").read_text()
     alpha = re.search(r"^alpha ansible_host=(\S+)", inventory, re.M).group(1)
-    (kolla / "multinode").write_text(inventory.replace("[compute]\n", f"[compute]\nghost ansible_host={alpha} "
-                                                                     f"ansible_port=2999\n"))
+    (kolla / "multinode").write_text(
+        inventory.replace("[compute]\n", f"[compute]\nghost ansible_host={alpha} ansible_port=2999\n")
+    )
     profile = yaml.safe_load(lab.profile_path.read_text())
     profile["kolla"].update(config_dir=str(kolla), inventory=str(kolla / "multinode"))
     for key in ("identity_file", "known_hosts"):
         profile["ssh"][key] = str(lab.profile_path.parent / profile["ssh"][key])
     (tmp_path / "p.yml").write_text(yaml.safe_dump(profile))
-    code, out = pytest_run("--profile", tmp_path / "p.yml", "-k", ":virt.", "--findings-json", tmp_path / "f.json",
-                           cwd=tmp_path)
-    assert code == 6, out                       # no check failed, but a host could not be reached
+    code, out = pytest_run(
+        "--profile", tmp_path / "p.yml", "-k", ":virt.", "--findings-json", tmp_path / "f.json", cwd=tmp_path
+    )
+    assert code == 6, out  # no check failed, but a host could not be reached
     assert "Traceback" not in out
     assert re.search(rf"host ghost: ssh to {re.escape(alpha)} failed: .*Connection refused", out)
     findings = json.loads((tmp_path / "f.json").read_text())
@@ -99,10 +108,13 @@ def test_unreachable_host_is_one_line_and_others_are_checked(lab, tmp_path):
     assert {f["status"] for f in findings if f["host"] == "alpha"} <= {"pass", "n/a"}
 
 
-@pytest.mark.parametrize("profile_text, message", [
-    ("kolla: {config_dir: nowhere}\nhosts: [a]\n", "p.yml: kolla.config_dir: folder not found"),
-    ("ssh: {user: [root]}\nhosts: [a]\n", "p.yml: ssh.user: expected a string"),
-])
+@pytest.mark.parametrize(
+    "profile_text, message",
+    [
+        ("kolla: {config_dir: nowhere}\nhosts: [a]\n", "p.yml: kolla.config_dir: folder not found"),
+        ("ssh: {user: [root]}\nhosts: [a]\n", "p.yml: ssh.user: expected a string"),
+    ],
+)
 def test_broken_profile_exits_4_before_touching_hosts(tmp_path, profile_text, message):
     (tmp_path / "p.yml").write_text(profile_text)
     code, out = pytest_run("--profile", tmp_path / "p.yml", cwd=tmp_path)
@@ -113,6 +125,7 @@ def test_broken_profile_exits_4_before_touching_hosts(tmp_path, profile_text, me
 
 def test_remote_exit_255_is_an_exit_code_not_an_unreachable_host(lab):
     from conformance.access import CommandTimedOut, HostConnection, SshSettings
+
     ssh = SshSettings(user="root", identity_file=str(lab.identity_file), known_hosts=str(lab.known_hosts))
     host = HostConnection("alpha", lab.hosts["alpha"].address, ssh)
     try:
@@ -121,7 +134,7 @@ def test_remote_exit_255_is_an_exit_code_not_an_unreachable_host(lab):
         assert host.run("exit 3").rc == 3
         with pytest.raises(CommandTimedOut, match="did not answer within 1s"):
             host.run("sleep 30", timeout=1)
-        assert host.run("echo %s", "still; reachable").stdout == "still; reachable\n"   # a timeout is not a lost host
+        assert host.run("echo %s", "still; reachable").stdout == "still; reachable\n"  # a timeout is not a lost host
         assert host.connections == 1
     finally:
         host.close()
@@ -132,8 +145,23 @@ def test_a_long_tmpdir_does_not_make_hosts_unreachable(lab, tmp_path):
     its control sockets in a short folder whatever TMPDIR is."""
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--profile",
-                           str(lab.profile_path), "-k", "virt.cpu-vt-flags"], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300, env={**__import__("os").environ, "TMPDIR": str(deep)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--profile",
+            str(lab.profile_path),
+            "-k",
+            "virt.cpu-vt-flags",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env={**__import__("os").environ, "TMPDIR": str(deep)},
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "2 passed" in proc.stdout

@@ -3,6 +3,7 @@
 each check fails on the lab fault aimed at it and on no correct host. Two labs: OVN (the ovs checks apply on every
 host), and the OVS agent with firewall_driver = openvswitch set the Kolla way (operator override file), one host
 overridden back to the hybrid driver."""
+
 import subprocess
 from pathlib import Path
 
@@ -19,8 +20,15 @@ AREAS = ("ovs.", "libvirt.", "cleanup.")
 
 # What each host must fail, written out (and compared with the fault registry below, so neither drifts).
 FAILING = {
-    "ok-docker": set(), "ok-podman": set(), "ok-host-wrap": set(), "ok-host-wrap-pm": set(), "ok-host-ovs": set(),
-    "c-docker-keep": set(), "c-docker-rm": set(), "c-podman-keep": set(), "c-podman-rm": set(),
+    "ok-docker": set(),
+    "ok-podman": set(),
+    "ok-host-wrap": set(),
+    "ok-host-wrap-pm": set(),
+    "ok-host-ovs": set(),
+    "c-docker-keep": set(),
+    "c-docker-rm": set(),
+    "c-podman-keep": set(),
+    "c-podman-rm": set(),
     "f-vsctl-missing": {"ovs.vsctl-in-libvirt-path"},
     "f-wrap-stopped": {"ovs.vsctl-in-libvirt-path", "ovs.wrapper-engine"},
     "f-wrap-engine": {"ovs.vsctl-in-libvirt-path", "ovs.wrapper-engine"},
@@ -38,7 +46,11 @@ FAILING = {
     "f-inst-vol": {"cleanup.instance-data-intact"},
 }
 FW_FAILING = {
-    "fw-docker": set(), "fw-podman": set(), "fw-host-wrap": set(), "fw-host-ovs": set(), "hybrid-docker": set(),
+    "fw-docker": set(),
+    "fw-podman": set(),
+    "fw-host-wrap": set(),
+    "fw-host-ovs": set(),
+    "hybrid-docker": set(),
     "f-db-socket": {"ovs.db-socket", "ovs.vsctl-in-libvirt-path"},
     "f-db-socket-pm": {"ovs.db-socket", "ovs.vsctl-in-libvirt-path"},
 }
@@ -63,7 +75,7 @@ def _ours(ids):
 def _assert_exact(run, host, failing):
     info, result = run
     assert _ours(result.failing(host)) == failing, result.output[-3000:]
-    assert _ours(info.expected_failures[host]) == failing   # the registry's `trips` say the same
+    assert _ours(info.expected_failures[host]) == failing  # the registry's `trips` say the same
     assert not result.with_status(host, Status.UNREACHABLE)
 
 
@@ -78,27 +90,39 @@ def test_native_firewall_hosts_fail_exactly_their_faults(fw_run, host):
 
 
 def test_every_fault_of_these_areas_is_on_a_host():
-    used = {f for sc in (SCENARIO, FW_SCENARIO) for h in yaml.safe_load(sc.read_text())["hosts"]
-            for f in h.get("faults", [])}
+    used = {
+        f
+        for sc in (SCENARIO, FW_SCENARIO)
+        for h in yaml.safe_load(sc.read_text())["hosts"]
+        for f in h.get("faults", [])
+    }
     assert {name for name, fault in FAULTS.items() if _ours(fault.checks)} <= used
 
 
-HYBRID = ("firewall driver iptables_hybrid ([securitygroup] firewall_driver in "
-          "/etc/kolla/neutron-openvswitch-agent/openvswitch_agent.ini) uses hybrid plugging")
+HYBRID = (
+    "firewall driver iptables_hybrid ([securitygroup] firewall_driver in "
+    "/etc/kolla/neutron-openvswitch-agent/openvswitch_agent.ini) uses hybrid plugging"
+)
 
 
-@pytest.mark.parametrize("run, host, check_id, reason", [
-    ("lab_run", "ok-docker", "libvirt.host-daemon-listening", "libvirt runs in nova_libvirt"),
-    ("lab_run", "ok-host-wrap", "libvirt.container-healthy", "host libvirt"),
-    ("lab_run", "ok-host-ovs", "ovs.wrapper-engine", "not Kolla's wrapper (elf)"),
-    ("lab_run", "ok-host-ovs", "cleanup.volumes", "no trace of a containerised libvirt"),
-    ("lab_run", "ok-podman", "cleanup.volumes", "nova-libvirt-cleanup refuses to run"),
-    ("lab_run", "c-docker-keep", "cleanup.volumes-in-use", "remove_volumes is false"),
-    ("lab_run", "f-vsctl-missing", "ovs.br-int-present", "see ovs.vsctl-in-libvirt-path"),
-    ("fw_run", "f-db-socket", "ovs.br-int-present", "see ovs.vsctl-in-libvirt-path"),
-    ("fw_run", "f-db-socket-pm", "ovs.version-match", "see ovs.vsctl-in-libvirt-path"),
-] + [("fw_run", "hybrid-docker", check_id, HYBRID)
-     for check_id in ("ovs.vsctl-in-libvirt-path", "ovs.db-socket", "ovs.br-int-present", "ovs.version-match")])
+@pytest.mark.parametrize(
+    "run, host, check_id, reason",
+    [
+        ("lab_run", "ok-docker", "libvirt.host-daemon-listening", "libvirt runs in nova_libvirt"),
+        ("lab_run", "ok-host-wrap", "libvirt.container-healthy", "host libvirt"),
+        ("lab_run", "ok-host-ovs", "ovs.wrapper-engine", "not Kolla's wrapper (elf)"),
+        ("lab_run", "ok-host-ovs", "cleanup.volumes", "no trace of a containerised libvirt"),
+        ("lab_run", "ok-podman", "cleanup.volumes", "nova-libvirt-cleanup refuses to run"),
+        ("lab_run", "c-docker-keep", "cleanup.volumes-in-use", "remove_volumes is false"),
+        ("lab_run", "f-vsctl-missing", "ovs.br-int-present", "see ovs.vsctl-in-libvirt-path"),
+        ("fw_run", "f-db-socket", "ovs.br-int-present", "see ovs.vsctl-in-libvirt-path"),
+        ("fw_run", "f-db-socket-pm", "ovs.version-match", "see ovs.vsctl-in-libvirt-path"),
+    ]
+    + [
+        ("fw_run", "hybrid-docker", check_id, HYBRID)
+        for check_id in ("ovs.vsctl-in-libvirt-path", "ovs.db-socket", "ovs.br-int-present", "ovs.version-match")
+    ],
+)
 def test_not_applicable_says_why(request, run, host, check_id, reason):
     _, result = request.getfixturevalue(run)
     finding = result.findings[(host, check_id)]
@@ -112,11 +136,20 @@ def test_native_firewall_is_set_the_kolla_way(fw_run):
     config = info.kolla_dir / "config" / "neutron"
     assert "firewall_driver = openvswitch" in (config / "openvswitch_agent.ini").read_text()
     assert "firewall_driver = iptables_hybrid" in (config / "hybrid-docker" / "openvswitch_agent.ini").read_text()
-    assert "neutron_plugin_agent: openvswitch" in (info.kolla_dir / "globals.yml").read_text()   # no OVN
+    assert "neutron_plugin_agent: openvswitch" in (info.kolla_dir / "globals.yml").read_text()  # no OVN
     for host, driver in (("fw-podman", "openvswitch"), ("hybrid-docker", "iptables_hybrid")):
-        rendered = subprocess.run(["ssh", "-F", str(info.ssh_config), host,
-                                   "grep ^firewall_driver /etc/kolla/neutron-openvswitch-agent/openvswitch_agent.ini"],
-                                  capture_output=True, text=True, timeout=60)
+        rendered = subprocess.run(
+            [
+                "ssh",
+                "-F",
+                str(info.ssh_config),
+                host,
+                "grep ^firewall_driver /etc/kolla/neutron-openvswitch-agent/openvswitch_agent.ini",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert rendered.stdout.strip() == f"firewall_driver = {driver}", rendered.stderr
     for host in ("fw-docker", "fw-podman", "fw-host-wrap", "fw-host-ovs"):
         for check_id in ("ovs.vsctl-in-libvirt-path", "ovs.db-socket", "ovs.br-int-present", "ovs.version-match"):

@@ -4,6 +4,7 @@ podman. One lab, one suite run; secrets must appear in none of the run's outputs
 
 Host names avoid the words "sasl" and "tls" so `-k "sasl or tls"` selects checks, not hosts.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,13 +16,25 @@ from conformance.model import Status
 from tests.suite_runner import run_suite
 
 AREAS = ("sasl.", "tls.")
-FAULTS = {   # fault -> short host-name stem
-    "scram-over-tcp": "scram-tcp", "sasl-user-missing": "user-missing", "auth-conf-wrong-password": "authconf-pw",
-    "digest-with-tls": "digest-x509", "san-missing-host": "san-missing", "cert-expired": "expired",
-    "cert-not-yet-valid": "notyet", "key-mismatch": "key-mismatch", "cert-other-ca": "other-ca",
-    "leaf-is-ca": "leaf-ca", "key-world-readable": "key-readable", "migration-hostname-wrong-address": "mig-addr",
-    "serverkey-not-found": "skey-absent", "cert-client-only": "client-eku", "sasl-plugin-missing": "no-plugin",
-    "cacert-holds-key": "ca-key", "libvirtd-override-before-sasl": "old-template"}
+FAULTS = {  # fault -> short host-name stem
+    "scram-over-tcp": "scram-tcp",
+    "sasl-user-missing": "user-missing",
+    "auth-conf-wrong-password": "authconf-pw",
+    "digest-with-tls": "digest-x509",
+    "san-missing-host": "san-missing",
+    "cert-expired": "expired",
+    "cert-not-yet-valid": "notyet",
+    "key-mismatch": "key-mismatch",
+    "cert-other-ca": "other-ca",
+    "leaf-is-ca": "leaf-ca",
+    "key-world-readable": "key-readable",
+    "migration-hostname-wrong-address": "mig-addr",
+    "serverkey-not-found": "skey-absent",
+    "cert-client-only": "client-eku",
+    "sasl-plugin-missing": "no-plugin",
+    "cacert-holds-key": "ca-key",
+    "libvirtd-override-before-sasl": "old-template",
+}
 TCP_FAULTS = {"scram-over-tcp", "sasl-user-missing", "auth-conf-wrong-password", "libvirtd-override-before-sasl"}
 
 GOOD = [
@@ -34,8 +47,12 @@ GOOD = [
 ]
 LAB = {
     "name": "sasl-tls",
-    "hosts": GOOD + [{"name": f"{stem}-{shape[0]}", "shape": shape, "tls": fault not in TCP_FAULTS, "faults": [fault]}
-                     for fault, stem in FAULTS.items() for shape in ("docker", "podman")],
+    "hosts": GOOD
+    + [
+        {"name": f"{stem}-{shape[0]}", "shape": shape, "tls": fault not in TCP_FAULTS, "faults": [fault]}
+        for fault, stem in FAULTS.items()
+        for shape in ("docker", "podman")
+    ],
 }
 IDS = {c.id for c in checks.all_checks() if c.id.startswith(AREAS)}
 N_A_REASONS = {"libvirt_tls is false", "libvirt_enable_sasl is false"}
@@ -45,9 +62,17 @@ N_A_REASONS = {"libvirt_tls is false", "libvirt_enable_sasl is false"}
 def run(lab_factory, tmp_path_factory):
     info = lab_factory(LAB)
     out = tmp_path_factory.mktemp("sasl-tls-run")
-    result = run_suite(info.profile_path, "-k", "sasl or tls", "-n", "2",
-                       f"--junitxml={out / 'junit.xml'}", f"--alluredir={out / 'allure'}",
-                       hosts_file=info.hosts_file, timeout=1500)
+    result = run_suite(
+        info.profile_path,
+        "-k",
+        "sasl or tls",
+        "-n",
+        "2",
+        f"--junitxml={out / 'junit.xml'}",
+        f"--alluredir={out / 'allure'}",
+        hosts_file=info.hosts_file,
+        timeout=1500,
+    )
     return info, result, out
 
 
@@ -71,7 +96,8 @@ def test_fault_hosts_fail_exactly_their_checks(run, host):
     expected = _ours(info.expected_failures[host])
     assert expected, f"fault {info.faults[host]} trips no sasl/tls check"
     assert _ours(result.failing(host)) == expected, "\n".join(
-        result.findings[(host, c)].summary() for c in sorted(_ours(result.failing(host)) | expected))
+        result.findings[(host, c)].summary() for c in sorted(_ours(result.failing(host)) | expected)
+    )
 
 
 def test_failures_say_expected_actual_and_fix(run):
@@ -109,8 +135,11 @@ def test_old_override_is_rendered_the_kolla_way(run):
 def test_secrets_appear_in_no_output(run):
     info, result, out = run
     password = info.sasl_password
-    key_line = next(line for line in (info.kolla_dir / "config/nova/nova-libvirt/clientkey.pem").read_text()
-                    .splitlines() if line and not line.startswith("-----"))
+    key_line = next(
+        line
+        for line in (info.kolla_dir / "config/nova/nova-libvirt/clientkey.pem").read_text().splitlines()
+        if line and not line.startswith("-----")
+    )
     texts = {"output": result.output, "findings": "\n".join(f.to_json() for f in result.findings.values())}
     texts.update({str(p): p.read_text(errors="replace") for p in Path(out).rglob("*") if p.is_file()})
     assert any("allure" in name for name in texts) and any(name.endswith("junit.xml") for name in texts)

@@ -1,12 +1,19 @@
 """Virtualisation checks against real lab hosts: each passes on correct hosts of every shape and fails on the
 lab fault aimed at it, and on no other host."""
+
 import pytest
 
 from conformance.model import Status
 from tests.suite_runner import run_suite
 
-VIRT_CHECKS = {"virt.type-rendered", "virt.cpu-vt-flags", "virt.kvm-module", "virt.dev-kvm",
-               "virt.dev-kvm-access", "virt.libvirt-kvm-domain"}
+VIRT_CHECKS = {
+    "virt.type-rendered",
+    "virt.cpu-vt-flags",
+    "virt.kvm-module",
+    "virt.dev-kvm",
+    "virt.dev-kvm-access",
+    "virt.libvirt-kvm-domain",
+}
 
 KVM_LAB = {
     "name": "virt-kvm",
@@ -27,7 +34,7 @@ QEMU_LAB = {
     "name": "virt-qemu",
     "virt_type": "qemu",
     "hosts": [
-        {"name": "qemu-vt", "shape": "docker"},                              # KVM available: warn
+        {"name": "qemu-vt", "shape": "docker"},  # KVM available: warn
         {"name": "qemu-novt", "shape": "docker", "faults": ["no-vt-flags"]},  # qemu is right here
     ],
 }
@@ -80,4 +87,4 @@ def test_qemu_where_kvm_is_available_warns(qemu_run):
     for host in ("qemu-vt", "qemu-novt"):
         assert result.status(host, "virt.type-rendered") is Status.PASS
         assert result.status(host, "virt.cpu-vt-flags") is Status.NOT_APPLICABLE
-    assert qemu_run[1].exit_code == 0     # warnings pass the gate
+    assert qemu_run[1].exit_code == 0  # warnings pass the gate

@@ -1,4 +1,5 @@
 """The lab's own tests need root and the packages in fixtures/lab/debian-packages.txt."""
+
 import os
 import shutil
 
@@ -6,8 +7,11 @@ import pytest
 
 
 def pytest_collection_modifyitems(config, items):
-    missing = [b for b in ("dockerd", "podman", "libvirtd", "sshd", "tini", "ovsdb-server")
-               if not shutil.which(b) and not os.path.exists(f"/usr/sbin/{b}")]
+    missing = [
+        b
+        for b in ("dockerd", "podman", "libvirtd", "sshd", "tini", "ovsdb-server")
+        if not shutil.which(b) and not os.path.exists(f"/usr/sbin/{b}")
+    ]
     if os.geteuid() != 0 or missing:
         skip = pytest.mark.skip(reason=f"lab needs root and {', '.join(missing) or 'root'}")
         for item in items:

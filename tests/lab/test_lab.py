@@ -1,4 +1,5 @@
 """The lab itself: up -> every shape reachable and Kolla-shaped -> faults are real -> down leaves nothing."""
+
 from __future__ import annotations
 
 import os
@@ -23,10 +24,16 @@ SCENARIO = {
         {"name": "f-scram", "shape": "docker", "faults": ["scram-over-tcp", "no-vt-flags"]},
         {"name": "f-kvm", "shape": "docker", "faults": ["no-dev-kvm", "kvm-module-missing"]},
         {"name": "f-tls", "shape": "docker", "tls": True, "faults": ["san-missing-host", "dev-kvm-wrong-group"]},
-        {"name": "f-host", "shape": "host",
-         "faults": ["ovs-vsctl-missing", "leftover-nova-libvirt-container", "sasl-user-missing"]},
-        {"name": "f-conf", "shape": "podman",
-         "faults": ["virt-type-override", "auth-conf-wrong-password", "br-int-missing"]},
+        {
+            "name": "f-host",
+            "shape": "host",
+            "faults": ["ovs-vsctl-missing", "leftover-nova-libvirt-container", "sasl-user-missing"],
+        },
+        {
+            "name": "f-conf",
+            "shape": "podman",
+            "faults": ["virt-type-override", "auth-conf-wrong-password", "br-int-missing"],
+        },
         {"name": "f-cert", "shape": "docker", "tls": True, "faults": ["cert-expired"]},
         {"name": "cleaned", "shape": "docker", "state": "cleaned", "remove_volumes": True},
     ],
@@ -34,8 +41,18 @@ SCENARIO = {
 
 
 def snapshot():
-    comms = {"dockerd", "containerd", "libvirtd", "virtlogd", "ovsdb-server", "ovs-vswitchd", "tini", "conmon",
-             "containerd-shim", "sshd"}
+    comms = {
+        "dockerd",
+        "containerd",
+        "libvirtd",
+        "virtlogd",
+        "ovsdb-server",
+        "ovs-vswitchd",
+        "tini",
+        "conmon",
+        "containerd-shim",
+        "sshd",
+    }
     procs = set()
     for pid in os.listdir("/proc"):
         if pid.isdigit():
@@ -47,9 +64,13 @@ def snapshot():
                 procs.add((int(pid), comm))
     return {
         "netns": set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set(),
-        "links": set(subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.split("\n")
-                     and [ln.split(":")[1].strip().split("@")[0] for ln in
-                          subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()]),
+        "links": set(
+            subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.split("\n")
+            and [
+                ln.split(":")[1].strip().split("@")[0]
+                for ln in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
+            ]
+        ),
         "mounts": Path("/proc/self/mountinfo").read_text().count("\n"),
         "procs": procs,
     }
@@ -89,18 +110,34 @@ def libvirt_connect(info, host, password=None):
         "def cb(creds, _):\n for c in creds: c[4] = 'nova' if c[0] == libvirt.VIR_CRED_AUTHNAME else sys.argv[2]\n"
         " return 0\n"
         "try:\n c = libvirt.openAuth(sys.argv[1], [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], cb, None], 0)\n"
-        " print('OK', c.getHostname())\nexcept libvirt.libvirtError as e:\n print('FAIL', e)\n")
-    r = subprocess.run(["unshare", "--mount", "sh", "-c",
-                        f'mount --bind "{info.hosts_file}" /etc/hosts && exec "$0" -c "$1" "$2" "$3"',
-                        sys.executable, code, uri, pw], capture_output=True, text=True, timeout=60)
+        " print('OK', c.getHostname())\nexcept libvirt.libvirtError as e:\n print('FAIL', e)\n"
+    )
+    r = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "sh",
+            "-c",
+            f'mount --bind "{info.hosts_file}" /etc/hosts && exec "$0" -c "$1" "$2" "$3"',
+            sys.executable,
+            code,
+            uri,
+            pw,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return r.stdout.strip()
 
 
 # ----------------------------------------------------------------- shapes
 
+
 def test_profile_and_operator_side(lab):
     _, info, _ = lab
     import yaml
+
     prof = yaml.safe_load(info.profile_path.read_text())
     assert prof["kolla"]["inventory"] == "kolla/multinode" and prof["ssh"]["strict_host_key_checking"] is True
     assert "postcleanup" in prof["phases"]
@@ -110,9 +147,10 @@ def test_profile_and_operator_side(lab):
     g = yaml.safe_load((info.kolla_dir / "globals.yml").read_text())
     assert g["nova_compute_virt_type"] == "kvm"
     from cryptography import x509
+
     cert = x509.load_pem_x509_certificate((info.kolla_dir / "config/nova/nova-libvirt/servercert.pem").read_bytes())
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
-    assert "good-dock" in sans and "f-tls" not in sans           # san-missing-host: cert predates the host
+    assert "good-dock" in sans and "f-tls" not in sans  # san-missing-host: cert predates the host
     assert cert.subject.rfc4514_string() == "OU=kolla,L=RTP,ST=NC,C=US"
     assert (info.kolla_dir / "config/nova/nova-libvirt/f-cert/servercert.pem").exists()
 
@@ -127,14 +165,24 @@ def test_ssh_and_libvirt(lab, host):
 def test_container_shapes(lab):
     _, info, _ = lab
     out = ssh(info, "good-dock", "docker ps --format '{{.Names}}'; docker volume ls -q")
-    for n in ("nova_libvirt", "nova_compute", "openvswitch_db", "openvswitch_vswitchd",
-              "libvirtd", "nova_libvirt_qemu"):
+    for n in (
+        "nova_libvirt",
+        "nova_compute",
+        "openvswitch_db",
+        "openvswitch_vswitchd",
+        "libvirtd",
+        "nova_libvirt_qemu",
+    ):
         assert n in out.split()
-    assert "nova_libvirt_secrets" not in out               # release 23.0.0 >= 19.0.0
-    out = ssh(info, "good-podm", "podman ps --format '{{.Names}}'; podman volume ls -q; "
-                                 "podman exec nova_libvirt stat -c '%U %a' /etc/pki/libvirt/private/serverkey.pem; "
-                                 "podman exec nova_compute stat -c '%U:%G %a' /etc/pki/libvirt/private/clientkey.pem "
-                                 "/var/lib/nova/.config/libvirt/auth.conf")
+    assert "nova_libvirt_secrets" not in out  # release 23.0.0 >= 19.0.0
+    out = ssh(
+        info,
+        "good-podm",
+        "podman ps --format '{{.Names}}'; podman volume ls -q; "
+        "podman exec nova_libvirt stat -c '%U %a' /etc/pki/libvirt/private/serverkey.pem; "
+        "podman exec nova_compute stat -c '%U:%G %a' /etc/pki/libvirt/private/clientkey.pem "
+        "/var/lib/nova/.config/libvirt/auth.conf",
+    )
     assert "nova_libvirt" in out and "root 600" in out and "root:nova 640" in out and "nova:nova 600" in out
     assert ssh(info, "good-dock", "ls -l /dev/kvm").split()[3] == "42427"
     assert "br-int" in ssh(info, "good-dock", "docker exec openvswitch_vswitchd ovs-vsctl list-br")
@@ -142,8 +190,12 @@ def test_container_shapes(lab):
 
 def test_host_shape(lab):
     _, info, _ = lab
-    out = ssh(info, "good-host", "cat /usr/bin/ovs-vsctl; ovs-vsctl list-br; docker ps --format '{{.Names}}'; "
-                                 "ls /etc/kolla; stat -c %G /dev/kvm")
+    out = ssh(
+        info,
+        "good-host",
+        "cat /usr/bin/ovs-vsctl; ovs-vsctl list-br; docker ps --format '{{.Names}}'; "
+        "ls /etc/kolla; stat -c %G /dev/kvm",
+    )
     assert 'exec docker exec openvswitch_vswitchd ovs-vsctl "$@"' in out and "br-int" in out
     assert "nova_libvirt" not in out and "nova-libvirt" not in out and out.split()[-1] == "kvm"
 
@@ -156,6 +208,7 @@ def test_cleaned_state(lab):
 
 
 # ----------------------------------------------------------------- faults are real
+
 
 def test_expected_failures_come_from_registry(lab):
     _, info, _ = lab
@@ -183,8 +236,8 @@ def test_virt_faults(lab):
 def test_tls_and_sasl_faults(lab):
     _, info, _ = lab
     assert "does not match" in libvirt_connect(info, "f-tls") or "verify" in libvirt_connect(info, "f-tls")
-    assert libvirt_connect(info, "f-host").startswith("FAIL")           # sasl-user-missing
-    assert libvirt_connect(info, "f-cert").startswith("FAIL")           # expired cert: libvirtd refuses to run
+    assert libvirt_connect(info, "f-host").startswith("FAIL")  # sasl-user-missing
+    assert libvirt_connect(info, "f-cert").startswith("FAIL")  # expired cert: libvirtd refuses to run
     pw = info.sasl_password
     assert pw not in ssh(info, "f-conf", "cat /etc/kolla/nova-compute/auth.conf")
     assert pw in ssh(info, "f-conf", "cat /etc/kolla/nova-libvirt/auth.conf")
@@ -213,9 +266,13 @@ def test_down_leaves_nothing(lab):
     pids_before = [p for p, _ in before["procs"]]
     lb.down()
     import re
+
     mine = re.compile(rf"^(klb{tag}|kl{tag}[vm]\d+)$")
-    assert not [n for n in os.listdir("/run/netns") if n.startswith(f"kolla-lab{tag}-")] if os.path.isdir(
-        "/run/netns") else True
+    assert (
+        not [n for n in os.listdir("/run/netns") if n.startswith(f"kolla-lab{tag}-")]
+        if os.path.isdir("/run/netns")
+        else True
+    )
     assert not [ln for ln in snapshot()["links"] if mine.match(ln)]
     mounts = Path("/proc/self/mountinfo").read_text()
     assert d not in mounts and not any(n in mounts for n in ns_names)
@@ -224,25 +281,29 @@ def test_down_leaves_nothing(lab):
         if pid.isdigit():
             try:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                os.readlink(f"/proc/{pid}/ns/net")   # gone with its namespace: skip it
+                os.readlink(f"/proc/{pid}/ns/net")  # gone with its namespace: skip it
             except OSError:
                 continue
             if d in cmd:
                 leftovers.append((pid, cmd))
     assert not leftovers, leftovers
     assert not info.dir.exists()
-    lb.down()     # idempotent
+    lb.down()  # idempotent
     assert pids_before is not None
 
 
 # ----------------------------------------------------------------- user errors: one line
 
-@pytest.mark.parametrize("data, msg", [
-    ({"name": "x", "hosts": [{"name": "a", "shap": "docker"}]}, "unknown key 'shap'"),
-    ({"name": "x", "hosts": [{"name": "a", "faults": ["nope"]}]}, "unknown fault 'nope'"),
-    ({"name": "x", "hosts": [{"name": "a", "faults": ["cert-expired"]}]}, "needs tls: true"),
-    ({"name": "x", "hosts": [{"name": "a", "shape": "vm"}]}, "shape 'vm'"),
-])
+
+@pytest.mark.parametrize(
+    "data, msg",
+    [
+        ({"name": "x", "hosts": [{"name": "a", "shap": "docker"}]}, "unknown key 'shap'"),
+        ({"name": "x", "hosts": [{"name": "a", "faults": ["nope"]}]}, "unknown fault 'nope'"),
+        ({"name": "x", "hosts": [{"name": "a", "faults": ["cert-expired"]}]}, "needs tls: true"),
+        ({"name": "x", "hosts": [{"name": "a", "shape": "vm"}]}, "shape 'vm'"),
+    ],
+)
 def test_scenario_errors(tmp_path, data, msg):
     with pytest.raises(LabError, match=msg):
         Lab(tmp_path / "lab").up(data)
@@ -252,8 +313,12 @@ def test_scenario_errors(tmp_path, data, msg):
 def test_cli_error_is_one_line(tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text("name: x\nhosts:\n  - {name: a, faults: [nope]}\n")
-    r = subprocess.run([sys.executable, "-m", "fixtures.lab", "up", str(bad), "--dir", str(tmp_path / "l")],
-                       cwd=REPO, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "fixtures.lab", "up", str(bad), "--dir", str(tmp_path / "l")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
 
 
@@ -268,11 +333,16 @@ def test_down_after_killed_up(tmp_path):
     import json
     import signal
     import time
+
     d = REPO / ".lab" / f"killed-{os.getpid()}"
     sc = tmp_path / "s.yml"
     sc.write_text("name: killed\nhosts:\n  - {name: k, count: 3, shape: docker}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "fixtures.lab", "up", str(sc), "--dir", str(d)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fixtures.lab", "up", str(sc), "--dir", str(d)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not list((d / "hosts").glob("*/boot.log")):
         time.sleep(0.05)
@@ -294,12 +364,12 @@ def test_down_after_killed_up(tmp_path):
 
 def test_concurrent_labs_get_distinct_tags():
     from concurrent.futures import ThreadPoolExecutor
+
     dirs = [REPO / ".lab" / f"conc{i}-{os.getpid()}" for i in range(2)]
     labs = [Lab(x) for x in dirs]
     try:
         with ThreadPoolExecutor(2) as ex:
-            infos = list(ex.map(lambda lb: lb.up({"name": "conc", "hosts": [{"name": "c1", "shape": "podman"}]}),
-                                labs))
+            infos = list(ex.map(lambda lb: lb.up({"name": "conc", "hosts": [{"name": "c1", "shape": "podman"}]}), labs))
         assert infos[0].tag != infos[1].tag
         assert infos[0].hosts["c1"].address != infos[1].hosts["c1"].address
     finally:

@@ -1,4 +1,5 @@
 """A lab journal that outlived its lab (a crash) must not tear down another lab that now holds the same tag."""
+
 import json
 import os
 import subprocess
@@ -25,6 +26,7 @@ def test_stale_journal_for_a_reused_tag_leaves_the_owner_alone(tmp_path, lab_fac
     assert not stale.exists()
     namespaces = os.listdir("/run/netns")
     assert all(d["netns"] in namespaces for d in live.details.values())
-    alive = subprocess.run(["ssh", "-F", str(live.ssh_config), "h1", "hostname"], capture_output=True, text=True,
-                           timeout=30)
+    alive = subprocess.run(
+        ["ssh", "-F", str(live.ssh_config), "h1", "hostname"], capture_output=True, text=True, timeout=30
+    )
     assert alive.stdout.strip() == "h1", alive.stderr

@@ -1,5 +1,6 @@
 """A HostConnection-shaped runner for this machine: real sh, real files, no SSH. The machinery tests use it
 on files under a temporary folder; the lab tests use real hosts over SSH."""
+
 from __future__ import annotations
 
 import hashlib

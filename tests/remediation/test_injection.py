@@ -42,6 +42,7 @@ Nothing changed means: every file under /etc/kolla, /etc/sasl2, /etc/pki, /etc/l
 or Kolla's start touch, `docker diff` of each container, container states, and (plan only) container start times and
 libvirtd pids.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -68,15 +69,22 @@ from conformance.remediation.registry import REGISTRY, fix_for
 from conformance.remediation.remote import FAIL_AT_ENV
 from tests.suite_runner import run_suite
 
-LAB = {"name": "injection", "hosts": [
-    # container mode, TLS: the mech list is written (no manual plan), migration_hostname is resolved on the host;
-    # the faults make the mech-list and key-mode fixes act on files under node_config_directory.
-    {"name": "k1", "shape": "docker", "tls": True, "faults": ["digest-with-tls", "key-world-readable"]},
-    # host libvirt, TCP: saslpasswd2 on the host, the host's qemu.conf and libvirtd PATH (native OVS firewall, so
-    # libvirt's own ovs-vsctl is checked); the faults make the mech-list and /dev/kvm fixes act.
-    {"name": "k2", "shape": "host", "firewall_driver": "openvswitch",
-     "faults": ["scram-over-tcp", "dev-kvm-wrong-group"]},
-]}
+LAB = {
+    "name": "injection",
+    "hosts": [
+        # container mode, TLS: the mech list is written (no manual plan), migration_hostname is resolved on the host;
+        # the faults make the mech-list and key-mode fixes act on files under node_config_directory.
+        {"name": "k1", "shape": "docker", "tls": True, "faults": ["digest-with-tls", "key-world-readable"]},
+        # host libvirt, TCP: saslpasswd2 on the host, the host's qemu.conf and libvirtd PATH (native OVS firewall, so
+        # libvirt's own ovs-vsctl is checked); the faults make the mech-list and /dev/kvm fixes act.
+        {
+            "name": "k2",
+            "shape": "host",
+            "firewall_driver": "openvswitch",
+            "faults": ["scram-over-tcp", "dev-kvm-wrong-group"],
+        },
+    ],
+}
 
 TOKEN = f"{os.getpid():x}{secrets.token_hex(2)}"
 MARK = f"/tmp/PWNED-{TOKEN}"
@@ -89,30 +97,48 @@ MARK = f"/tmp/PWNED-{TOKEN}"
 # battery restores after each round.
 VALUES = {
     "metachars": "x; touch {m}-semicolon $(touch {m}-subst) `touch {m}-backticks` | touch {m}-pipe & "
-                 "touch {m}-amp >{m}-redirect",
+    "touch {m}-amp >{m}-redirect",
     "quotes": "x'; touch {m}-squote; echo '\"; touch {m}-dquote; echo \"",
-    "newline": "x\ntouch {m} #",          # a newline, then a command; `#` so the rest of its line cannot hide it
+    "newline": "x\ntouch {m} #",  # a newline, then a command; `#` so the rest of its line cannot hide it
     "help": "--help",
     "dash-option": "-oProxyCommand=touch {m}",
-    "sed-option": "-ew /etc/kolla",       # leading '-': read as sed options, a script that truncates /etc/kolla files
+    "sed-option": "-ew /etc/kolla",  # leading '-': read as sed options, a script that truncates /etc/kolla files
 }
 VIDS = list(VALUES)
-REAL_APPLY = ("metachars",)               # also applied to the end (no injected failure): FULL_APPLY
+REAL_APPLY = ("metachars",)  # also applied to the end (no injected failure): FULL_APPLY
 
 KOLLA_PATHS = {"k1": ("auth", "ncd", "mech", "mhost"), "k2": ("auth", "ncd", "maddr")}
 HOST_FILE_PATHS = {"k1": ("c-sasldb",), "k2": ("qemu-user", "sasldb", "path")}
-VARIABLE = {"auth": "libvirt_sasl_authname", "ncd": "node_config_directory", "mech": "libvirt_sasl_mech_list",
-            "mhost": "migration_hostname", "maddr": "migration_interface_address"}
+VARIABLE = {
+    "auth": "libvirt_sasl_authname",
+    "ncd": "node_config_directory",
+    "mech": "libvirt_sasl_mech_list",
+    "mhost": "migration_hostname",
+    "maddr": "migration_interface_address",
+}
 # Checks whose commands carry no configured or host-file value (/proc/cpuinfo, modules, engine listings, the
 # operator's certificates read locally) are left out: the rounds are faster, and a new check is in by default.
-NO_VALUES = ("virt.cpu-vt-flags", "virt.kvm-module", "virt.dev-kvm]", "virt.kvm-unused", "virt.libvirt-kvm-domain",
-             "libvirt.no-leftover-container", "cleanup.volumes", "cleanup.running-vms", "cleanup.container-removed",
-             "tls.chain", "tls.validity", "tls.key-match", "tls.leaf-not-ca", "tls.key-usage")
+NO_VALUES = (
+    "virt.cpu-vt-flags",
+    "virt.kvm-module",
+    "virt.dev-kvm]",
+    "virt.kvm-unused",
+    "virt.libvirt-kvm-domain",
+    "libvirt.no-leftover-container",
+    "cleanup.volumes",
+    "cleanup.running-vms",
+    "cleanup.container-removed",
+    "tls.chain",
+    "tls.validity",
+    "tls.key-match",
+    "tls.leaf-not-ca",
+    "tls.key-usage",
+)
 RISK = ("--remediate-max-risk", "disruptive", "--durations=3")
 PLAN = ("--remediate=plan", *RISK, "-k", " and ".join(f"not {c}" for c in NO_VALUES))
 # Apply runs only the checks that have a fix (the others ran in the plan run): each fix's confirm, backup,
 # actions, undo, restore and re-check.
-fix_for("sasl.user-exists")              # imports the fix modules: REGISTRY holds every fix
+fix_for("sasl.user-exists")  # imports the fix modules: REGISTRY holds every fix
 FIXABLE = sorted(c for c in REGISTRY if not any(c == n.rstrip("]") for n in NO_VALUES))
 APPLY = ("--remediate=apply", *RISK, "-k", " or ".join(FIXABLE))
 assert FIXABLE
@@ -122,7 +148,7 @@ FULL_APPLY = ("--remediate=apply", *RISK, "-k", "sasl.user-exists or sasl.mech-l
 HOSTS = ("k1", "k2")
 LIBVIRTD_START = "/usr/sbin/libvirtd -d -l"
 STD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-SAVE = "/var/tmp/kc-injection"           # the battery's own copies of what it restores (never fingerprinted)
+SAVE = "/var/tmp/kc-injection"  # the battery's own copies of what it restores (never fingerprinted)
 
 
 def hostile(vid: str, host: str, tag: str) -> str:
@@ -130,8 +156,9 @@ def hostile(vid: str, host: str, tag: str) -> str:
 
 
 def ssh(info, host: str, command: str, stdin: str | None = None, timeout: int = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(["ssh", "-F", str(info.ssh_config), host, command], input=stdin, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        ["ssh", "-F", str(info.ssh_config), host, command], input=stdin, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def must(info, host: str, command: str, stdin: str | None = None) -> str:
@@ -142,8 +169,10 @@ def must(info, host: str, command: str, stdin: str | None = None) -> str:
 
 # -- what a host is: equal fingerprints mean nothing changed -------------------------------------------------
 
-_FILES = "/etc/kolla /etc/udev/rules.d /etc/modules-load.d /etc/sasl2 /etc/pki /etc/libvirt /usr/bin/ovs-vsctl " \
-         "/var/backups/kolla-conformance /run/lock /root"
+_FILES = (
+    "/etc/kolla /etc/udev/rules.d /etc/modules-load.d /etc/sasl2 /etc/pki /etc/libvirt /usr/bin/ovs-vsctl "
+    "/var/backups/kolla-conformance /run/lock /root"
+)
 # Everywhere a marker could appear on a host or in a container (the hosts' /tmp is the runner's too).
 _MARKER_PLACES = f"ls -d {MARK}* /var/tmp/PWNED* /PWNED* /root/PWNED* 2>/dev/null; true"
 # One ssh per host: the host's files, each container's files, layer (`docker diff`) and markers, the SASL users,
@@ -152,7 +181,7 @@ _SNAPSHOT = script(
     'for p in $1; do [ -e "$p" ] && find "$p" -xdev \\( -type f -o -type l -o -type d \\) -printf "%p %U:%G %m\\n"; '
     'done | sort; for p in $1; do [ -e "$p" ] && find "$p" -xdev -type f ! -name passwd.db -exec sha256sum {} +; '
     'done | sort; stat -c "/dev/kvm %u:%g %a" /dev/kvm 2>&1; echo "--users--"; '
-    'sasldblistusers2 -f /etc/libvirt/passwd.db 2>/dev/null | sort; '
+    "sasldblistusers2 -f /etc/libvirt/passwd.db 2>/dev/null | sort; "
     'docker exec nova_libvirt sasldblistusers2 -f /etc/libvirt/passwd.db 2>/dev/null | sort; echo "--containers--"; '
     'for c in $(docker ps -a --format "{{.Names}}" | sort); do echo "== $c $(docker inspect -f "{{.State.Status}}" "$c")"; '
     'docker diff "$c" 2>&1 | grep -Ev " /(run|var/run|tmp|var/log|var/lib/libvirt|var/cache|proc)(/|$)" | sort; '
@@ -161,12 +190,15 @@ _SNAPSHOT = script(
     'find "$p" -xdev -type f ! -name passwd.db -exec sha256sum {} + 2>/dev/null; done | sort;; esac\' "$2" "$c"; '
     'done; echo "--markers--"; sh -c "$2"; echo "--runtime--"; '
     'docker ps -aq | xargs -r docker inspect -f "{{.Name}} {{.State.StartedAt}}" | sort; '
-    'echo "libvirtd: $(pgrep -x libvirtd | sort | tr "\\n" " ")"', _FILES, _MARKER_PLACES)
+    'echo "libvirtd: $(pgrep -x libvirtd | sort | tr "\\n" " ")"',
+    _FILES,
+    _MARKER_PLACES,
+)
 
 
 @dataclasses.dataclass
 class Fingerprint:
-    files: str        # host files and SASL users
+    files: str  # host files and SASL users
     containers: str
     markers: list
     runtime: str
@@ -175,13 +207,17 @@ class Fingerprint:
         return [line for line in self.files.split("--users--\n", 1)[1].splitlines() if line.strip()]
 
     @classmethod
-    def parse(cls, host: str, text: str) -> "Fingerprint":
+    def parse(cls, host: str, text: str) -> Fingerprint:
         files, _, rest = text.partition("--containers--\n")
         containers, _, rest = rest.partition("--markers--\n")
         found, _, runtime = rest.partition("--runtime--\n")
         marks = [f"{host}:{line}" for line in found.splitlines() if line.strip()]
-        marks += [f"{host}:{container.split()[1]}:{line[7:]}" for container in containers.split("\n== ")[1:]
-                  for line in container.splitlines() if line.startswith("marker ")]
+        marks += [
+            f"{host}:{container.split()[1]}:{line[7:]}"
+            for container in containers.split("\n== ")[1:]
+            for line in container.splitlines()
+            if line.startswith("marker ")
+        ]
         kept = "\n".join(line for line in containers.splitlines() if not line.startswith("marker "))
         return cls(files, kept, marks, runtime)
 
@@ -220,16 +256,33 @@ def differences(before: dict[str, Fingerprint], after: dict[str, Fingerprint], r
 
 # -- the hosts' own files with hostile values -----------------------------------------------------------------
 
+
 def save_baseline(info) -> None:
     for host in HOSTS:
-        must(info, host, shell("rm -rf %s && mkdir -p %s && "
-                               "{ cp -a /etc/libvirt/qemu.conf /etc/sasl2/libvirt.conf %s/ 2>/dev/null; true; } && "
-                               "stat -c '%%u:%%g %%a' /dev/kvm > %s/dev-kvm", SAVE, SAVE, SAVE, SAVE))
+        must(
+            info,
+            host,
+            shell(
+                "rm -rf %s && mkdir -p %s && "
+                "{ cp -a /etc/libvirt/qemu.conf /etc/sasl2/libvirt.conf %s/ 2>/dev/null; true; } && "
+                "stat -c '%%u:%%g %%a' /dev/kvm > %s/dev-kvm",
+                SAVE,
+                SAVE,
+                SAVE,
+                SAVE,
+            ),
+        )
     for host in HOSTS:
         must(info, host, shell("cp -a /etc/kolla %s/kolla-ref", SAVE))
-    must(info, "k1", shell("docker exec nova_libvirt cat /etc/sasl2/libvirt.conf > %s/c-sasl.conf && "
-                           "docker exec nova_libvirt cp -a /etc/libvirt/passwd.db /etc/libvirt/passwd.db.kc-save",
-                           SAVE))
+    must(
+        info,
+        "k1",
+        shell(
+            "docker exec nova_libvirt cat /etc/sasl2/libvirt.conf > %s/c-sasl.conf && "
+            "docker exec nova_libvirt cp -a /etc/libvirt/passwd.db /etc/libvirt/passwd.db.kc-save",
+            SAVE,
+        ),
+    )
     must(info, "k2", shell("cp -a /etc/libvirt/passwd.db %s/passwd.db", SAVE))
 
 
@@ -243,10 +296,12 @@ def each_host(work) -> list:
 # host's /etc/kolla there, so that reads find files and fixes act on them.
 _MIRROR = 'cd && mkdir -p -- "$1" && cp -a -- /etc/kolla/. "$1/" && cd / && '
 # k2's host libvirtd again, with $1 as the PATH in its environment (what the ovs-vsctl probes read).
-_LIBVIRTD = ('P=$(pgrep -xo libvirtd); [ -z "$P" ] || { kill "$P"; while kill -0 "$P" 2>/dev/null; do sleep 0.1; '
-             'done; }; env PATH="$1" ' + LIBVIRTD_START + ' </dev/null >/dev/null 2>&1; for i in $(seq 100); do '
-             'virsh -c qemu:///system version --daemon >/dev/null 2>&1 && exit 0; sleep 0.2; done; '
-             'echo "libvirtd not up" >&2; exit 1')
+_LIBVIRTD = (
+    'P=$(pgrep -xo libvirtd); [ -z "$P" ] || { kill "$P"; while kill -0 "$P" 2>/dev/null; do sleep 0.1; '
+    'done; }; env PATH="$1" ' + LIBVIRTD_START + " </dev/null >/dev/null 2>&1; for i in $(seq 100); do "
+    "virsh -c qemu:///system version --daemon >/dev/null 2>&1 && exit 0; sleep 0.2; done; "
+    'echo "libvirtd not up" >&2; exit 1'
+)
 
 
 def restart_host_libvirtd(info, path: str = STD_PATH) -> None:
@@ -259,21 +314,38 @@ def prepare(info, host: str, vid: str) -> None:
     ncd = hostile(vid, host, "ncd")
     assert not ncd.startswith("/")
     if host == "k1":
-        must(info, host, script(_MIRROR + "docker exec -i nova_libvirt sh -c 'cat > /etc/sasl2/libvirt.conf'", ncd),
-             stdin=f"mech_list: DIGEST-MD5\nsasldb_path: {hostile(vid, host, 'c-sasldb')}\n")
+        must(
+            info,
+            host,
+            script(_MIRROR + "docker exec -i nova_libvirt sh -c 'cat > /etc/sasl2/libvirt.conf'", ncd),
+            stdin=f"mech_list: DIGEST-MD5\nsasldb_path: {hostile(vid, host, 'c-sasldb')}\n",
+        )
     else:
-        must(info, host, script(_MIRROR + '( ' + _LIBVIRTD.replace('"$1"', '"$2"') + ' ) && '
-                                'cp -a "$5/qemu.conf" /etc/libvirt/qemu.conf && '
-                                'printf "\\nuser = \\"%s\\"\\n" "$3" >> /etc/libvirt/qemu.conf && '
-                                'printf "mech_list: SCRAM-SHA-256\\nsasldb_path: %s\\n" "$4" > /etc/sasl2/libvirt.conf',
-                                ncd, hostile(vid, host, "path") + ":" + STD_PATH, hostile(vid, host, "qemu-user"),
-                                hostile(vid, host, "sasldb"), SAVE))
+        must(
+            info,
+            host,
+            script(
+                _MIRROR + "( " + _LIBVIRTD.replace('"$1"', '"$2"') + " ) && "
+                'cp -a "$5/qemu.conf" /etc/libvirt/qemu.conf && '
+                'printf "\\nuser = \\"%s\\"\\n" "$3" >> /etc/libvirt/qemu.conf && '
+                'printf "mech_list: SCRAM-SHA-256\\nsasldb_path: %s\\n" "$4" > /etc/sasl2/libvirt.conf',
+                ncd,
+                hostile(vid, host, "path") + ":" + STD_PATH,
+                hostile(vid, host, "qemu-user"),
+                hostile(vid, host, "sasldb"),
+                SAVE,
+            ),
+        )
 
 
-_RESTORE_SASL = {"k1": "docker exec -i nova_libvirt sh -c 'cat > /etc/sasl2/libvirt.conf' < \"$1/c-sasl.conf\"",
-                 "k2": 'cp -a "$1/libvirt.conf" /etc/sasl2/libvirt.conf'}
-_RESTORE = {"k1": "docker exec nova_libvirt cp -a /etc/libvirt/passwd.db.kc-save /etc/libvirt/passwd.db",
-            "k2": 'cp -a "$1/qemu.conf" /etc/libvirt/qemu.conf && cp -a "$1/passwd.db" /etc/libvirt/passwd.db'}
+_RESTORE_SASL = {
+    "k1": "docker exec -i nova_libvirt sh -c 'cat > /etc/sasl2/libvirt.conf' < \"$1/c-sasl.conf\"",
+    "k2": 'cp -a "$1/libvirt.conf" /etc/sasl2/libvirt.conf',
+}
+_RESTORE = {
+    "k1": "docker exec nova_libvirt cp -a /etc/libvirt/passwd.db.kc-save /etc/libvirt/passwd.db",
+    "k2": 'cp -a "$1/qemu.conf" /etc/libvirt/qemu.conf && cp -a "$1/passwd.db" /etc/libvirt/passwd.db',
+}
 
 
 def restore_sasl_conf(info, host: str) -> None:
@@ -284,12 +356,20 @@ def restore(info, host: str, vid: str | None = None) -> None:
     """Back to the lab as it was made (faults included), for the next value. /etc/kolla is copied back in place
     (cp writes into the existing files), so the containers' bind mounts keep seeing it. k2's libvirtd keeps the
     hostile PATH until the next round restarts it."""
-    top = hostile(vid, host, "ncd").split("/")[0] if vid else ""   # the value-named copy's top folder
-    must(info, host, script(_RESTORE_SASL[host] + ' && { [ -z "$2" ] || ( cd && rm -rf -- "$2" ); } && '
-                            'cp -a "$1/kolla-ref/." /etc/kolla/ && '
-                            'rm -rf /var/backups/kolla-conformance /run/lock/kolla-conformance-remediation && '
-                            'chown "$(cut -d" " -f1 "$1/dev-kvm")" /dev/kvm && chmod "$(cut -d" " -f2 "$1/dev-kvm")" '
-                            '/dev/kvm && ' + _RESTORE[host], SAVE, top))
+    top = hostile(vid, host, "ncd").split("/")[0] if vid else ""  # the value-named copy's top folder
+    must(
+        info,
+        host,
+        script(
+            _RESTORE_SASL[host] + ' && { [ -z "$2" ] || ( cd && rm -rf -- "$2" ); } && '
+            'cp -a "$1/kolla-ref/." /etc/kolla/ && '
+            "rm -rf /var/backups/kolla-conformance /run/lock/kolla-conformance-remediation && "
+            'chown "$(cut -d" " -f1 "$1/dev-kvm")" /dev/kvm && chmod "$(cut -d" " -f2 "$1/dev-kvm")" '
+            "/dev/kvm && " + _RESTORE[host],
+            SAVE,
+            top,
+        ),
+    )
 
 
 # -- the review script --------------------------------------------------------------------------------------
@@ -306,12 +386,13 @@ def unquoted_words(text: str) -> list[str]:
     lexer.commenters = "#"
     try:
         words = list(lexer)
-    except ValueError as exc:                    # unbalanced quotes: sh would not read it as written either
+    except ValueError as exc:  # unbalanced quotes: sh would not read it as written either
         return [f"(unparsable: {exc})"]
     return [w for w in words if w == "touch" or w.startswith(MARK) or w.startswith("(unparsable")]
 
 
 # -- one round: one hostile value through every path ---------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Round:
@@ -384,8 +465,9 @@ def run_round(info, vid: str, index: int, folder: Path, monkeypatch) -> Round:
     for host in HOSTS:
         path = folder / "plan" / f"{host}.sh"
         rnd.scripts[host] = path.read_text() if path.exists() else ""
-        rnd.syntax[host] = subprocess.run(["sh", "-n", str(path)], capture_output=True, text=True) \
-            if path.exists() else None
+        rnd.syntax[host] = (
+            subprocess.run(["sh", "-n", str(path)], capture_output=True, text=True) if path.exists() else None
+        )
 
     # Apply, each fix failing after its first action: the action ran, then every undo and restore runs.
     # sasldb_path goes back first (saslpasswd2 reads it itself: a bad one makes the create fail, and then there is
@@ -403,7 +485,7 @@ def run_round(info, vid: str, index: int, folder: Path, monkeypatch) -> Round:
     rnd.rollback_markers = markers_in(after)
     rnd.users_after_rollback = after["k1"].users() + after["k2"].users()
 
-    if vid in REAL_APPLY:   # the fixes to their end, re-check, and the rollback of what still fails
+    if vid in REAL_APPLY:  # the fixes to their end, re-check, and the rollback of what still fails
         # qemu.conf back too: libvirtd reads it when the mech-list fix restarts it, and refuses an unknown user.
         must(info, "k2", shell("cp -a %s/qemu.conf /etc/libvirt/qemu.conf", SAVE))
         rnd.applied = run_suite(profile, *FULL_APPLY, "--remediate-dir", str(folder / "apply"))
@@ -414,7 +496,7 @@ def run_round(info, vid: str, index: int, folder: Path, monkeypatch) -> Round:
     each_host(lambda host: restore(info, host, vid))
     rnd.lap("restore", clock)
     rnd.seconds = time.monotonic() - started
-    for name in ("plan", "rollback", "applied"):   # for whoever reads a failure
+    for name in ("plan", "rollback", "applied"):  # for whoever reads a failure
         if getattr(rnd, name):
             (folder / f"{name}.out").write_text(getattr(rnd, name).output)
     return rnd
@@ -425,7 +507,7 @@ def lab(lab_factory):
     info = lab_factory(LAB)
     save_baseline(info)
     yield info
-    for path in glob.glob(f"{MARK}*"):   # the runner's /tmp (the hosts' too); the containers go with the lab
+    for path in glob.glob(f"{MARK}*"):  # the runner's /tmp (the hosts' too); the containers go with the lab
         os.remove(path)
 
 
@@ -450,32 +532,49 @@ def outcome(result, host: str, check_id: str) -> str:
 
 
 def outcomes(result) -> dict[str, str]:
-    return {f"{h} {c}": outcome(result, h, c) for (h, c) in sorted(result.findings) if outcome(result, h, c)} \
-        if result else {}
+    return (
+        {f"{h} {c}": outcome(result, h, c) for (h, c) in sorted(result.findings) if outcome(result, h, c)}
+        if result
+        else {}
+    )
 
 
 def summary(rounds: dict[str, Round]) -> dict:
     out = {}
     for vid, rnd in rounds.items():
         out[vid] = {
-            "source": rnd.source, "seconds": round(rnd.seconds, 1), "times": rnd.times,
+            "source": rnd.source,
+            "seconds": round(rnd.seconds, 1),
+            "times": rnd.times,
             "paths": {h: KOLLA_PATHS[h] + HOST_FILE_PATHS[h] for h in HOSTS},
-            "slowest": [line for r in (rnd.plan, rnd.rollback, rnd.applied) if r for line in r.output.splitlines()
-                        if re.match(r"^\d+\.\d+s (call|setup|teardown)", line)],
-            "plan_exit": rnd.plan.exit_code, "rollback_exit": rnd.rollback.exit_code,
+            "slowest": [
+                line
+                for r in (rnd.plan, rnd.rollback, rnd.applied)
+                if r
+                for line in r.output.splitlines()
+                if re.match(r"^\d+\.\d+s (call|setup|teardown)", line)
+            ],
+            "plan_exit": rnd.plan.exit_code,
+            "rollback_exit": rnd.rollback.exit_code,
             "markers": rnd.plan_markers + rnd.rollback_markers + rnd.apply_markers,
-            "plan_changed": rnd.plan_changed, "rollback_changed": rnd.rollback_changed,
+            "plan_changed": rnd.plan_changed,
+            "rollback_changed": rnd.rollback_changed,
             "sh_n": {h: (s.returncode, s.stderr.strip()) if s else None for h, s in rnd.syntax.items()},
             "unquoted": {h: unquoted_words(t) for h, t in rnd.scripts.items()},
-            "plan outcomes": outcomes(rnd.plan), "outcomes": outcomes(rnd.rollback),
+            "plan outcomes": outcomes(rnd.plan),
+            "outcomes": outcomes(rnd.rollback),
             "applied": outcomes(rnd.applied) if rnd.applied else None,
-            "users": {"before": rnd.users_before, "after rollback": rnd.users_after_rollback,
-                      "after apply": rnd.users_after_apply},
+            "users": {
+                "before": rnd.users_before,
+                "after rollback": rnd.users_after_rollback,
+                "after apply": rnd.users_after_apply,
+            },
         }
     return out
 
 
 # -- the battery's verdicts -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("vid", VIDS)
 def test_nothing_runs(battery, vid):
@@ -489,10 +588,11 @@ def test_nothing_runs(battery, vid):
 def test_each_host_is_judged_and_no_check_crashes(battery, vid):
     """A hostile value is a wrong setting: checks fail on it, none crashes (exit 3), no host goes unjudged."""
     for result in (battery[vid].plan, battery[vid].rollback):
-        assert result.exit_code == 1, result.output[-3000:]   # (1 also wins over 3: look for crashes by name)
+        assert result.exit_code == 1, result.output[-3000:]  # (1 also wins over 3: look for crashes by name)
         crashed = [line for line in result.output.splitlines() if "the check crashed" in line]
-        assert crashed == [], "\n".join(crashed + [line for line in result.output.splitlines()
-                                                    if line.startswith("E   ") and "Error" in line][:6])
+        assert crashed == [], "\n".join(
+            crashed + [line for line in result.output.splitlines() if line.startswith("E   ") and "Error" in line][:6]
+        )
         assert "Traceback" not in result.output and "INTERNALERROR" not in result.output
         for host in HOSTS:
             assert result.with_status(host, Status.FAIL), f"{host} was not judged"
@@ -509,7 +609,7 @@ def test_apply_rolls_back_to_the_same_bytes(battery, vid):
     rnd = battery[vid]
     assert rnd.rollback_changed == [], "\n".join(rnd.rollback_changed)
     states = outcomes(rnd.rollback)
-    for host in HOSTS:   # fixes acted on each host, and each was rolled back
+    for host in HOSTS:  # fixes acted on each host, and each was rolled back
         assert any(k.startswith(host) and v == "rolled-back" for k, v in states.items()), states
     assert "fixed" not in states.values(), states
 
@@ -539,10 +639,14 @@ def test_the_review_script_keeps_each_value_quoted(battery, vid, host):
     assert text.startswith("#!/bin/sh"), f"no review script for {host}"
     assert rnd.syntax[host].returncode == 0, f"sh -n: {rnd.syntax[host].stderr}"
     lines = text.splitlines()
-    spilled = [f"line {n}: {line}" for n, line in enumerate(lines, 1)
-               if n > 1 and lines[n - 2].startswith("#") and not line.startswith("#") and MARK in line]
-    assert unquoted_words(text) == [], "shell text outside quotes (a comment's value spilled onto the next line):\n" \
-        + "\n".join(spilled)
+    spilled = [
+        f"line {n}: {line}"
+        for n, line in enumerate(lines, 1)
+        if n > 1 and lines[n - 2].startswith("#") and not line.startswith("#") and MARK in line
+    ]
+    assert unquoted_words(text) == [], (
+        "shell text outside quotes (a comment's value spilled onto the next line):\n" + "\n".join(spilled)
+    )
 
 
 @pytest.mark.parametrize("vid", REAL_APPLY)
@@ -563,15 +667,25 @@ def test_a_complete_apply_runs_nothing_and_keeps_nova(battery, vid):
 # -- values refused at load: one line, exit 4, nothing touched --------------------------------------------------
 
 # where -> how to put the value there. Host names, addresses, users and ports reach ssh: they are validated.
-REFUSED = ["nova_compute_virt_type", "kolla_container_engine", "inventory host name", "ansible_host",
-           "ansible_user", "ansible_port", "ssh.user", "hosts[].address", "hosts[].user", "ssh.jump_host"]
+REFUSED = [
+    "nova_compute_virt_type",
+    "kolla_container_engine",
+    "inventory host name",
+    "ansible_host",
+    "ansible_user",
+    "ansible_port",
+    "ssh.user",
+    "hosts[].address",
+    "hosts[].user",
+    "ssh.jump_host",
+]
 
 
 def refused_profile(info, folder: Path, where: str, value: str) -> Path:
     folder.mkdir(parents=True)
     kolla = folder / "kolla"
     kolla.mkdir()
-    for item in info.kolla_dir.iterdir():   # the files a case may change are copies, the rest links
+    for item in info.kolla_dir.iterdir():  # the files a case may change are copies, the rest links
         if item.is_file():
             shutil.copy(item, kolla / item.name)
         else:
@@ -586,7 +700,7 @@ def refused_profile(info, folder: Path, where: str, value: str) -> Path:
     elif where in ("ansible_host", "ansible_user", "ansible_port"):
         (kolla / "host_vars").mkdir()
         (kolla / "host_vars" / "k1.yml").write_text(yaml.safe_dump({where: value}))
-    elif where == "inventory host name":   # YAML: an INI line cannot hold every value
+    elif where == "inventory host name":  # YAML: an INI line cannot hold every value
         inventory = {"all": {"children": {"compute": {"hosts": {value: {"ansible_host": "10.0.0.1"}}}}}}
         (kolla / "inventory.yml").write_text(yaml.safe_dump(inventory))
         data["kolla"]["inventory"] = str(kolla / "inventory.yml")
@@ -637,7 +751,7 @@ def test_the_refusal_is_one_line_and_exit_4(lab, tmp_path):
 def test_jinja_in_a_variable_runs_nothing_on_the_runner(lab, tmp_path):
     """Kolla variables are Jinja; the suite evaluates them on the runner when the profile loads."""
     marker = f"{MARK}-jinja-runner"
-    value = ("{{ cycler.__init__.__globals__['__builtins__']['__import__']('os').system('touch " + marker + "') }}")
+    value = "{{ cycler.__init__.__globals__['__builtins__']['__import__']('os').system('touch " + marker + "') }}"
     profile = round_profile(lab, tmp_path / "p", {"k1": {"libvirt_sasl_authname": value}}, "host_vars")
     try:
         result = run_suite(profile, "-k", "sasl.user-exists", timeout=300)
@@ -645,7 +759,7 @@ def test_jinja_in_a_variable_runs_nothing_on_the_runner(lab, tmp_path):
         assert result.exit_code in (1, 4)
     finally:
         if os.path.exists(marker):
-            os.remove(marker)   # the tests after this one look for markers again
+            os.remove(marker)  # the tests after this one look for markers again
 
 
 # -- last: the review scripts, run on the hosts (the lab is thrown away after this module) -----------------
@@ -660,21 +774,34 @@ def test_running_the_review_scripts_runs_no_value(battery, lab):
     module: the lab is thrown away afterwards. errexit is off so that every line runs (an operator's run stops
     earlier, never later); the password file is a stand-in; `docker restart` is skipped (see above)."""
     for host in HOSTS:
-        must(lab, host, "mkdir -p /root/kc-review/bin && printf 'stand-in-password\\n' > /root/kc-review/pw && "
-                        "cat > /root/kc-review/bin/docker && chmod 0755 /root/kc-review/bin/docker",
-             stdin=_DOCKER_NO_RESTART)
+        must(
+            lab,
+            host,
+            "mkdir -p /root/kc-review/bin && printf 'stand-in-password\\n' > /root/kc-review/pw && "
+            "cat > /root/kc-review/bin/docker && chmod 0755 /root/kc-review/bin/docker",
+            stdin=_DOCKER_NO_RESTART,
+        )
         for vid, rnd in battery.items():
             if rnd.scripts[host]:
                 body = rnd.scripts[host].replace("\nset -eu\n", "\nset -u\n", 1)
                 must(lab, host, shell("cat > %s", f"/root/kc-review/{vid}.sh"), stdin=body)
 
     def run_all(host):
-        return ssh(lab, host, "cd /root/kc-review && for s in *.sh; do PATH=/root/kc-review/bin:$PATH "
-                              "SASL_PASSWORD_FILE=/root/kc-review/pw timeout 120 sh \"$s\" </dev/null >\"$s.log\" 2>&1; "
-                              "echo \"$s: exit $?\"; done", timeout=1200)
+        return ssh(
+            lab,
+            host,
+            "cd /root/kc-review && for s in *.sh; do PATH=/root/kc-review/bin:$PATH "
+            'SASL_PASSWORD_FILE=/root/kc-review/pw timeout 120 sh "$s" </dev/null >"$s.log" 2>&1; '
+            'echo "$s: exit $?"; done',
+            timeout=1200,
+        )
 
     with ThreadPoolExecutor(len(HOSTS)) as pool:
         logs = list(pool.map(run_all, HOSTS))
     found = markers(lab)
-    assert found == [], "running the review scripts ran hostile values:\n" + "\n".join(found) + "\n" + \
-        "\n".join(log.stdout for log in logs)
+    assert found == [], (
+        "running the review scripts ran hostile values:\n"
+        + "\n".join(found)
+        + "\n"
+        + "\n".join(log.stdout for log in logs)
+    )

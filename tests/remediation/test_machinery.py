@@ -1,4 +1,5 @@
 """Plan, apply, backup, rollback and lock machinery on real files with a real shell (no SSH, no lab)."""
+
 import subprocess
 import time
 
@@ -44,8 +45,15 @@ def plan_of(*actions, risk=Risk.SAFE):
 def run_apply(plan, tmp_path, verdict=None, **kw):
     verdict = verdict or Verdict.passed()
     r = remote()
-    return applier.apply(plan, r, lambda: verdict, lock_wait=0, lock_path=str(tmp_path / "lock"),
-                         backup_root=str(tmp_path / "backups"), **kw), r
+    return applier.apply(
+        plan,
+        r,
+        lambda: verdict,
+        lock_wait=0,
+        lock_path=str(tmp_path / "lock"),
+        backup_root=str(tmp_path / "backups"),
+        **kw,
+    ), r
 
 
 def test_write_is_atomic_and_keeps_owner_and_mode(tree, tmp_path):
@@ -55,7 +63,7 @@ def test_write_is_atomic_and_keeps_owner_and_mode(tree, tmp_path):
     assert path.read_text() == "mech_list: DIGEST-MD5\n"
     st = path.stat()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (42427, 42427, 0o660)
-    assert not [p for p in tree.iterdir() if p.name.startswith(".kc-")]   # no temp file left
+    assert not [p for p in tree.iterdir() if p.name.startswith(".kc-")]  # no temp file left
     backups = list((tmp_path / "backups").iterdir())
     assert len(backups) == 1 and (backups[0] / "1").read_text().startswith("mech_list: scram")
     assert "sasl.conf" in (backups[0] / "manifest").read_text()
@@ -63,10 +71,12 @@ def test_write_is_atomic_and_keeps_owner_and_mode(tree, tmp_path):
 
 def test_still_failing_check_rolls_back_byte_identical(tree, tmp_path):
     before = snapshot(tree)
-    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"),
-                   WriteFile(str(tree / "new.rules"), "KERNEL==\"kvm\"\n", mode=0o644),
-                   SetAttrs(str(tree / "key.pem"), mode=0o600, owner="0:0"),
-                   Command(f"touch {tree}/made-by-command", "make a file", undo=f"rm -f {tree}/made-by-command"))
+    plan = plan_of(
+        WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"),
+        WriteFile(str(tree / "new.rules"), 'KERNEL=="kvm"\n', mode=0o644),
+        SetAttrs(str(tree / "key.pem"), mode=0o600, owner="0:0"),
+        Command(f"touch {tree}/made-by-command", "make a file", undo=f"rm -f {tree}/made-by-command"),
+    )
     outcome, _ = run_apply(plan, tmp_path, verdict=Verdict.failed("x", "still y"))
     assert outcome.state == "still-failing" and outcome.rollback_problems == []
     assert snapshot(tree) == before
@@ -76,14 +86,16 @@ def test_still_failing_check_rolls_back_byte_identical(tree, tmp_path):
 def test_injected_failure_mid_apply_leaves_files_byte_identical(tree, tmp_path, monkeypatch, fail_at):
     before = snapshot(tree)
     monkeypatch.setenv(FAIL_AT_ENV, str(fail_at))
-    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"),
-                   SetAttrs(str(tree / "key.pem"), mode=0o600),
-                   WriteFile(str(tree / "new.rules"), "x\n"))
+    plan = plan_of(
+        WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"),
+        SetAttrs(str(tree / "key.pem"), mode=0o600),
+        WriteFile(str(tree / "new.rules"), "x\n"),
+    )
     outcome, _ = run_apply(plan, tmp_path)
     assert outcome.state == "rolled-back" and "injected failure" in outcome.error
     assert len(outcome.steps) == fail_at
     assert snapshot(tree) == before
-    assert not (tmp_path / "backups").exists()     # a complete rollback leaves no trace, not even its backup
+    assert not (tmp_path / "backups").exists()  # a complete rollback leaves no trace, not even its backup
 
 
 def test_a_failing_action_rolls_back_what_ran_before_it(tree, tmp_path):
@@ -96,11 +108,12 @@ def test_a_failing_action_rolls_back_what_ran_before_it(tree, tmp_path):
 
 def test_secret_goes_through_stdin_only(tree, tmp_path):
     target = tree / "from-stdin"
-    action = Command(f"cat > {target}", "store a secret", stdin=Secret(PASSWORD + "\n"),
-                     stdin_hint='< "$SASL_PASSWORD_FILE"')
+    action = Command(
+        f"cat > {target}", "store a secret", stdin=Secret(PASSWORD + "\n"), stdin_hint='< "$SASL_PASSWORD_FILE"'
+    )
     outcome, r = run_apply(plan_of(action), tmp_path)
     assert outcome.state == "fixed" and target.read_text() == PASSWORD + "\n"
-    assert not any(PASSWORD in c for c in r.connection.commands)          # never in argv
+    assert not any(PASSWORD in c for c in r.connection.commands)  # never in argv
     shown = plan_of(action).text() + plan_of(action).script() + outcome.text()
     assert PASSWORD not in shown and "SASL_PASSWORD_FILE" in shown
 
@@ -117,14 +130,14 @@ def test_plan_shows_a_unified_diff_and_the_script_does_the_same_as_apply(tree, t
     assert "-mech_list: scram-sha-256\n" in action.diff() and "+mech_list: DIGEST-MD5" in plan.text()
     script = tmp_path / "review.sh"
     script.write_text("set -eu\n" + plan.script())
-    subprocess.run(["sh", str(script)], check=True)          # the reviewable script really works
+    subprocess.run(["sh", str(script)], check=True)  # the reviewable script really works
     assert path.read_text().startswith("mech_list: DIGEST-MD5")
     assert (path.stat().st_uid, path.stat().st_mode & 0o777) == (42427, 0o660)
 
 
 def test_the_review_script_runs_every_section_even_after_a_wait_loop_that_exits(tree, tmp_path):
     log = tree / "log"
-    wait = f"for i in 1 2; do echo waited >> {log} && exit 0; done; exit 1"      # like a restart's readiness wait
+    wait = f"for i in 1 2; do echo waited >> {log} && exit 0; done; exit 1"  # like a restart's readiness wait
     plan = plan_of(Command(wait, "restart"), Command(f"echo after >> {log}", "the next action"))
     script = tmp_path / "review.sh"
     script.write_text("set -eu\n" + plan.script())
@@ -147,9 +160,9 @@ def test_lock_excludes_a_second_run_and_only_its_owner_releases_it(tmp_path):
     with HostLock(remote(), wait=0, path=path):
         with pytest.raises(HostLocked, match="another run"):
             HostLock(remote(), wait=1, path=path).__enter__()
-        HostLock(remote(), wait=0, path=path).__exit__(None, None, None)   # a stranger cannot release it
+        HostLock(remote(), wait=0, path=path).__exit__(None, None, None)  # a stranger cannot release it
         assert (tmp_path / "lock").is_dir()
-    assert list(tmp_path.iterdir()) == []     # nothing left behind, not even a guard file
+    assert list(tmp_path.iterdir()) == []  # nothing left behind, not even a guard file
 
 
 def test_apply_on_a_locked_host_changes_nothing(tree, tmp_path):
@@ -161,10 +174,12 @@ def test_apply_on_a_locked_host_changes_nothing(tree, tmp_path):
 
 def test_undo_commands_run_last_first_and_restarts_repeat_after_restore(tree, tmp_path):
     log = tree / "log"
-    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "new\n"),
-                   Command(f"echo restart >> {log}", "restart", rerun_on_rollback=True),
-                   Command(f"echo a >> {log}", "a", undo=f"echo undo-a >> {log}"),
-                   Command(f"echo b >> {log}", "b", undo=f"echo undo-b >> {log}"))
+    plan = plan_of(
+        WriteFile(str(tree / "sasl.conf"), "new\n"),
+        Command(f"echo restart >> {log}", "restart", rerun_on_rollback=True),
+        Command(f"echo a >> {log}", "a", undo=f"echo undo-a >> {log}"),
+        Command(f"echo b >> {log}", "b", undo=f"echo undo-b >> {log}"),
+    )
     outcome, _ = run_apply(plan, tmp_path, verdict=Verdict.failed("x", "y"))
     assert outcome.state == "still-failing"
     assert log.read_text().split() == ["restart", "a", "b", "undo-b", "undo-a", "restart"]
@@ -187,17 +202,21 @@ def _dead_pid() -> int:
 
 def test_a_lock_whose_run_died_on_this_machine_is_taken_over(tree, tmp_path):
     import socket
+
     dead = f"abc123 pid {_dead_pid()} on {socket.gethostname()} since 1"
     _held_by(tmp_path, dead)
     outcome, _ = run_apply(plan_of(WriteFile(str(tree / "sasl.conf"), "new\n")), tmp_path)
     assert outcome.state == "fixed" and (tree / "sasl.conf").read_text() == "new\n"
-    assert outcome.steps[0] == f"took over a stale lock held by {dead}: its run (pid {dead.split()[2]} on this " \
-                               "machine) is gone"
-    assert not (tmp_path / "lock").exists()     # released after the fix like any lock of ours
+    assert (
+        outcome.steps[0] == f"took over a stale lock held by {dead}: its run (pid {dead.split()[2]} on this "
+        "machine) is gone"
+    )
+    assert not (tmp_path / "lock").exists()  # released after the fix like any lock of ours
 
 
 def test_a_lock_with_a_live_holder_is_respected_even_when_old_enough_to_look_stale_elsewhere(tree, tmp_path):
     import socket
+
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         _held_by(tmp_path, f"abc123 pid {sleeper.pid} on {socket.gethostname()} since 1", age_s=60)
@@ -223,7 +242,9 @@ def test_a_lock_from_another_machine_is_stale_only_after_its_heartbeat_stops(tre
 def test_a_stale_lock_changed_meanwhile_is_not_taken_over(tmp_path):
     """Compare-and-swap: the take-over replaces only the owner that was judged stale."""
     lock = HostLock(remote(), wait=0, path=_held_by(tmp_path, "new-owner pid 1 on elsewhere since 1"))
-    out = remote().run(script(hostlock._TAKE_OVER, lock.path, lock.token, "old-owner pid 1 on elsewhere since 1")).stdout
+    out = (
+        remote().run(script(hostlock._TAKE_OVER, lock.path, lock.token, "old-owner pid 1 on elsewhere since 1")).stdout
+    )
     assert out.strip() == "changed"
     assert (tmp_path / "lock" / "owner").read_text() == "new-owner pid 1 on elsewhere since 1\n"
 
@@ -232,7 +253,7 @@ def test_the_holder_heartbeat_touches_only_its_own_lock(tmp_path):
     path = str(tmp_path / "lock")
     with HostLock(remote(), wait=0, path=path) as lock:
         subprocess.run(["touch", "-d", "-1 hour", f"{path}/owner"], check=True)
-        with pytest.raises(LockLost):                         # a stranger's heartbeat: no effect, and it
+        with pytest.raises(LockLost):  # a stranger's heartbeat: no effect, and it
             HostLock(remote(), wait=0, path=path).heartbeat()  # learns the lock is not its own
         assert (tmp_path / "lock" / "owner").stat().st_mtime < time.time() - 3000
         lock.heartbeat()
@@ -250,7 +271,7 @@ def test_prune_removes_only_this_suites_old_backup_folders(tmp_path):
         subprocess.run(["touch", "-d", "-40 days", str(folder)], check=True)
     subprocess.run(["touch", "-d", "-2 days", str(new)], check=True)
     assert backup.prune(remote(), 30, str(root), dry_run=True) == [str(old)]
-    assert old.exists()                                         # plan mode only lists
+    assert old.exists()  # plan mode only lists
     assert backup.prune(remote(), 30, str(root)) == [str(old)]
     assert not old.exists() and new.exists() and foreign.exists()
     assert backup.prune(remote(), 30, str(tmp_path / "none")) == []
@@ -274,6 +295,7 @@ def test_a_run_that_waited_for_the_lock_judges_again_and_does_not_redo_another_r
     """Two real runs on one host: B plans while A holds the lock; once B has the lock, the check passes, so B
     changes nothing (acting on its old plan could undo A's work, e.g. an undo deleting the user A created)."""
     import threading
+
     conf = tree / "sasl.conf"
     original = conf.read_text()
 
@@ -282,11 +304,13 @@ def test_a_run_that_waited_for_the_lock_judges_again_and_does_not_redo_another_r
 
     def confirm():
         verdict = judge()
-        return verdict, None if verdict.status.value == "pass" else plan_of(WriteFile(str(conf), "fixed\n", conf.read_text()))
+        return verdict, None if verdict.status.value == "pass" else plan_of(
+            WriteFile(str(conf), "fixed\n", conf.read_text())
+        )
 
     b_waits, outcomes = threading.Event(), {}
 
-    def a_recheck():            # A holds the lock until B is seen waiting for it
+    def a_recheck():  # A holds the lock until B is seen waiting for it
         assert b_waits.wait(30)
         return judge()
 
@@ -301,7 +325,7 @@ def test_a_run_that_waited_for_the_lock_judges_again_and_does_not_redo_another_r
     a.join(30)
     assert outcomes["a"].state == "fixed" and conf.read_text() == "fixed\n"
     assert outcomes["b"].state == "already-fixed" and outcomes["b"].verdict.status.value == "pass"
-    assert not any("mktemp" in c for c in b_remote.connection.commands)      # B wrote nothing
+    assert not any("mktemp" in c for c in b_remote.connection.commands)  # B wrote nothing
 
 
 def test_a_plan_made_on_a_host_that_changed_since_is_not_applied(tree, tmp_path):
@@ -313,22 +337,24 @@ def test_a_plan_made_on_a_host_that_changed_since_is_not_applied(tree, tmp_path)
     assert snapshot(tree) == before
 
 
-
-
 def test_a_run_whose_lock_was_taken_over_stops_and_leaves_the_other_runs_host_alone(tree, tmp_path):
     """This run was suspended past --remediate-lock-stale and another run took the lock over during action 2.
     The heartbeat after it notices: no further action, no rollback under the other run's feet, the lock stays."""
     lock = tmp_path / "lock"
     takeover = Command(f"echo 'other-run pid 1 on elsewhere since 1' > {lock}/owner", "another run takes over")
-    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"), takeover,
-                   WriteFile(str(tree / "never.conf"), "x\n"))
+    plan = plan_of(
+        WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n"),
+        takeover,
+        WriteFile(str(tree / "never.conf"), "x\n"),
+    )
     outcome, _ = run_apply(plan, tmp_path)
     assert outcome.state == "lock-lost", outcome.text()
     assert "now held by other-run pid 1 on elsewhere" in outcome.error and "stopped after 2 of 3" in outcome.error
-    assert (tree / "sasl.conf").read_text() == "mech_list: DIGEST-MD5\n"     # not rolled back
-    assert not (tree / "never.conf").exists()                                  # nothing after the loss
-    assert (lock / "owner").read_text().startswith("other-run")                # the other run's lock is kept
+    assert (tree / "sasl.conf").read_text() == "mech_list: DIGEST-MD5\n"  # not rolled back
+    assert not (tree / "never.conf").exists()  # nothing after the loss
+    assert (lock / "owner").read_text().startswith("other-run")  # the other run's lock is kept
     assert "backup on the host" in outcome.text()
+
 
 NOT_JUDGED = Verdict.not_judged("cannot look inside nova_libvirt now: container state improper")
 
@@ -336,8 +362,9 @@ NOT_JUDGED = Verdict.not_judged("cannot look inside nova_libvirt now: container 
 def test_a_check_that_cannot_judge_after_the_fix_is_not_taken_for_fixed(tree, tmp_path):
     # A container restarting when the check runs again: nothing proves the fix, so it is rolled back.
     before = snapshot(tree)
-    outcome, _ = run_apply(plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n")), tmp_path,
-                           verdict=NOT_JUDGED)
+    outcome, _ = run_apply(
+        plan_of(WriteFile(str(tree / "sasl.conf"), "mech_list: DIGEST-MD5\n")), tmp_path, verdict=NOT_JUDGED
+    )
     assert outcome.state == "still-failing" and "container state improper" in outcome.error
     assert snapshot(tree) == before
 
@@ -349,8 +376,10 @@ def test_a_check_that_cannot_judge_under_the_lock_is_not_taken_for_already_fixed
     assert outcome.state == "host-changed" and "cannot judge the host now" in outcome.error
     assert snapshot(tree) == before
 
+
 class _Interrupt:
     """An action during which the operator presses Ctrl-C."""
+
     risk = Risk.SAFE
 
     def describe(self):
@@ -362,9 +391,10 @@ class _Interrupt:
 
 def test_ctrl_c_in_the_middle_of_an_apply_rolls_back_before_it_stops_the_run(tree, tmp_path):
     before = snapshot(tree)
-    plan = plan_of(WriteFile(str(tree / "sasl.conf"), "new\n"), SetAttrs(str(tree / "key.pem"), mode=0o600),
-                   _Interrupt())
+    plan = plan_of(
+        WriteFile(str(tree / "sasl.conf"), "new\n"), SetAttrs(str(tree / "key.pem"), mode=0o600), _Interrupt()
+    )
     with pytest.raises(KeyboardInterrupt):
         run_apply(plan, tmp_path)
     assert snapshot(tree) == before
-    assert not (tmp_path / "lock").exists()       # released on the way out too
+    assert not (tmp_path / "lock").exists()  # released on the way out too

@@ -1,4 +1,5 @@
 """Fix planning on real Kolla expectations: risks, manual fixes, drift against globals.yml, secrets kept out."""
+
 import pytest
 
 from conformance import checks
@@ -55,14 +56,17 @@ def test_no_vt_and_certificates_are_manual(tmp_path):
     assert "kolla-ansible certificates" in plan_for("tls.validity", exp).manual
 
 
-@pytest.mark.parametrize("risk,max_risk,allowed,refused", [
-    (Risk.SAFE, Risk.SAFE, set(), ""),
-    (Risk.DISRUPTIVE, Risk.SAFE, set(), "--remediate-max-risk disruptive"),
-    (Risk.DISRUPTIVE, Risk.DISRUPTIVE, set(), ""),
-    (Risk.DESTRUCTIVE, Risk.DESTRUCTIVE, set(), "--remediate-allow cleanup.volumes"),
-    (Risk.DESTRUCTIVE, Risk.DESTRUCTIVE, {"cleanup.volumes"}, ""),
-    (Risk.DESTRUCTIVE, Risk.DISRUPTIVE, {"cleanup.volumes"}, "--remediate-max-risk destructive"),
-])
+@pytest.mark.parametrize(
+    "risk,max_risk,allowed,refused",
+    [
+        (Risk.SAFE, Risk.SAFE, set(), ""),
+        (Risk.DISRUPTIVE, Risk.SAFE, set(), "--remediate-max-risk disruptive"),
+        (Risk.DISRUPTIVE, Risk.DISRUPTIVE, set(), ""),
+        (Risk.DESTRUCTIVE, Risk.DESTRUCTIVE, set(), "--remediate-allow cleanup.volumes"),
+        (Risk.DESTRUCTIVE, Risk.DESTRUCTIVE, {"cleanup.volumes"}, ""),
+        (Risk.DESTRUCTIVE, Risk.DISRUPTIVE, {"cleanup.volumes"}, "--remediate-max-risk destructive"),
+    ],
+)
 def test_apply_acts_up_to_the_maximum_risk_and_destructive_needs_the_check_named(risk, max_risk, allowed, refused):
     plan = planner.Plan("h", Fix("cleanup.volumes", risk, "t", None), [WriteFile("/x", "y")])
     reason = refuse(plan, max_risk, allowed)
@@ -70,23 +74,38 @@ def test_apply_acts_up_to_the_maximum_risk_and_destructive_needs_the_check_named
 
 
 def test_an_action_riskier_than_its_fix_raises_the_plans_risk():
-    plan = planner.Plan("h", Fix("sasl.mech-list", Risk.SAFE, "t", None),
-                        [WriteFile("/x", "y"), Command("docker restart nova_libvirt", "restart", risk=Risk.DISRUPTIVE)])
+    plan = planner.Plan(
+        "h",
+        Fix("sasl.mech-list", Risk.SAFE, "t", None),
+        [WriteFile("/x", "y"), Command("docker restart nova_libvirt", "restart", risk=Risk.DISRUPTIVE)],
+    )
     assert plan.risk is Risk.DISRUPTIVE and "[disruptive]" in plan.text()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--remediate-allow", "cleanup.volume"], "--remediate-allow cleanup.volume: no destructive fix has this check id "
-                                              "(destructive fixes: cleanup.volumes)"),
-    (["--remediate-allow", "sasl.mech-list"], "--remediate-allow sasl.mech-list: no destructive fix"),
-    (["--remediate-prune-backups", "0"], "--remediate-prune-backups 0: give a number of days, 1 or more"),
-    (["--remediate-lock-wait", "-1"], "--remediate-lock-wait -1: seconds, 0 or more"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["--remediate-allow", "cleanup.volume"],
+            "--remediate-allow cleanup.volume: no destructive fix has this check id "
+            "(destructive fixes: cleanup.volumes)",
+        ),
+        (["--remediate-allow", "sasl.mech-list"], "--remediate-allow sasl.mech-list: no destructive fix"),
+        (["--remediate-prune-backups", "0"], "--remediate-prune-backups 0: give a number of days, 1 or more"),
+        (["--remediate-lock-wait", "-1"], "--remediate-lock-wait -1: seconds, 0 or more"),
+    ],
+)
 def test_bad_remediation_options_stop_the_run_with_one_line(tmp_path, args, message):
     import subprocess
     import sys
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--remediate=apply", *args],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--remediate=apply", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 4
     assert message in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
-    assert not (tmp_path / "kolla-remediation").exists()        # stopped before anything was written
+    assert not (tmp_path / "kolla-remediation").exists()  # stopped before anything was written

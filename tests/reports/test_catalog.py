@@ -1,4 +1,5 @@
 """The README's check catalog is generated from the registries; this fails when it is stale. Pages as help."""
+
 from pathlib import Path
 
 from conformance import catalog, cli
@@ -27,7 +28,7 @@ def test_only_the_text_between_markers_changes():
     updated = catalog.updated(text)
     assert updated.startswith("# Title\n\nintro\n\n") and updated.endswith(f"{catalog.END}\n\n## After\n")
     assert "old table" not in updated and catalog.updated(updated) == updated
-    assert catalog.updated("# Only a title\n").endswith(catalog.END + "\n")   # markers appended when missing
+    assert catalog.updated("# Only a title\n").endswith(catalog.END + "\n")  # markers appended when missing
 
 
 def test_fix_column_says_auto_manual_or_no_from_the_remediation_registry():
@@ -40,8 +41,16 @@ def test_fix_column_says_auto_manual_or_no_from_the_remediation_registry():
     assert "| yes |" not in table
     # The eight certificate, VT and rendered-config fixes only ever explain manual steps: never "auto".
     manual = {c for c, f in fixes.items() if f.kind is FixKind.MANUAL}
-    assert manual == {"tls.chain", "tls.key-match", "tls.leaf-not-ca", "tls.san-covers-host", "tls.validity",
-                      "virt.cpu-vt-flags", "virt.dev-kvm", "virt.type-rendered"}
+    assert manual == {
+        "tls.chain",
+        "tls.key-match",
+        "tls.leaf-not-ca",
+        "tls.san-covers-host",
+        "tls.validity",
+        "virt.cpu-vt-flags",
+        "virt.dev-kvm",
+        "virt.type-rendered",
+    }
     assert all(_row(table, c).endswith("| manual |") for c in manual)
 
 

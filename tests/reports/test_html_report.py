@@ -1,4 +1,5 @@
 """The offline HTML report, read in headless Chromium: a lab run with faults, and a loopback run with a lost host."""
+
 import json
 import os
 import re
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debi
 def _id(report_dir: Path, host: str, check: str) -> str:
     """The Allure test result id of (host, check), from the report's own index (names differ under xdist)."""
     by_id = json.loads((report_dir / "test-results.json").read_text())["byId"]
-    words = lambda name: set(re.split(r"[\s\[\]:]", name))   # "x on h" or "test_check[h:x]"
+    words = lambda name: set(re.split(r"[\s\[\]:]", name))  # "x on h" or "test_check[h:x]"
     (found,) = [k for k, v in by_id.items() if {host, check} <= words(v["name"])]
     return found
 
@@ -36,16 +37,16 @@ def lab_report(lab_factory, tmp_path_factory):
 def test_lab_run_with_faults_reads_in_chromium(lab_report):
     info, result, index = lab_report
     assert result.exit_code == 1, result.output
-    assert "compute02" in result.output.split("kolla conformance")[-1]      # the summary's matrix, under xdist
+    assert "compute02" in result.output.split("kolla conformance")[-1]  # the summary's matrix, under xdist
     assert "FAIL   compute02 virt.cpu-vt-flags: no vmx/svm flag" in result.output
-    assert "googletagmanager" not in index.read_text()           # offline: no analytics call
+    assert "googletagmanager" not in index.read_text()  # offline: no analytics call
     overview = browser.read(index, expect="compute02")
     for word in ("virt.cpu-vt-flags", "Hardware virtualisation", "compute01", "compute02"):
         assert word in overview
     assert "Product defects (failed checks)" in browser.read(index, "categories", expect="Product defects")
     page = browser.read(index, _id(index.parent, "compute02", "virt.cpu-vt-flags"), expect="compute02")
     assert "Failed" in page and "host 'compute02'" in page
-    assert "no vmx/svm flag" in page and "/proc/cpuinfo flags" in page   # the failure's evidence
+    assert "no vmx/svm flag" in page and "/proc/cpuinfo flags" in page  # the failure's evidence
     environment = browser.embedded_data(index)
     assert any(b"23.0.0" in data for name, data in environment.items() if "env" in name.lower())
 
@@ -61,8 +62,13 @@ def test_history_is_kept_from_run_to_run(lab_report, tmp_path):
 
 
 def test_unreachable_host_is_its_own_category(loopback_host, tmp_path):
-    result = run_suite(loopback_host.profile(tmp_path, unreachable=True), "-k", "virt.type-rendered",
-                       "--alluredir", str(tmp_path / "allure"))
+    result = run_suite(
+        loopback_host.profile(tmp_path, unreachable=True),
+        "-k",
+        "virt.type-rendered",
+        "--alluredir",
+        str(tmp_path / "allure"),
+    )
     assert result.exit_code == 6, result.output
     index = html.generate([tmp_path / "allure"], tmp_path / "html")
     categories = browser.read(index, "categories", expect="Hosts unreachable")

@@ -1,4 +1,5 @@
 """Shards (CI jobs split by host group) merge into one summary, exit code and HTML report."""
+
 import json
 import shutil
 import subprocess
@@ -34,8 +35,10 @@ def test_shards_merge_into_one_summary_and_exit_code(shards):
     merged = cli("merge", str(root / "loop.json"), str(root / "gone.json"), "-o", str(root / "all.json"))
     assert merged.returncode == ExitCode.HOSTS_UNREACHABLE, merged.stdout + merged.stderr
     assert "loop  1 pass" in merged.stdout and "gone  1 unreachable" in merged.stdout
-    assert {(f["host"], f["check_id"]) for f in json.loads((root / "all.json").read_text())} == \
-        {("loop", "virt.type-rendered"), ("gone", "virt.type-rendered")}
+    assert {(f["host"], f["check_id"]) for f in json.loads((root / "all.json").read_text())} == {
+        ("loop", "virt.type-rendered"),
+        ("gone", "virt.type-rendered"),
+    }
 
 
 def test_merge_later_input_wins_and_bad_input_is_exit_4(shards, tmp_path):

@@ -1,4 +1,5 @@
 """The terminal summary: hosts x areas matrix, then one line per problem with its fix hint."""
+
 import datetime
 
 from conformance.model import Finding, Severity, Status
@@ -7,15 +8,32 @@ from conformance.waivers import Waiver
 
 
 def f(host, check, status, hint="", waiver=None, actual="a", judged=True):
-    return Finding(check, host, status, Severity.NORMAL, check.split(".")[0], "postdeploy", "e", actual, hint,
-                   waiver=waiver or {}, judged=judged)
+    return Finding(
+        check,
+        host,
+        status,
+        Severity.NORMAL,
+        check.split(".")[0],
+        "postdeploy",
+        "e",
+        actual,
+        hint,
+        waiver=waiver or {},
+        judged=judged,
+    )
 
 
 FINDINGS = [
-    f("c1", "virt.a", Status.PASS), f("c1", "virt.b", Status.FAIL, "set x", actual="x unset"),
-    f("c1", "sasl.a", Status.WARN, "rotate"), f("c1", "sasl.b", Status.NOT_APPLICABLE),
-    f("c1", "tls.a", Status.FAIL, waiver={"state": "active", "reason": "CHG-1", "approved_by": "jo",
-                                         "expires": "2099-01-01"}),
+    f("c1", "virt.a", Status.PASS),
+    f("c1", "virt.b", Status.FAIL, "set x", actual="x unset"),
+    f("c1", "sasl.a", Status.WARN, "rotate"),
+    f("c1", "sasl.b", Status.NOT_APPLICABLE),
+    f(
+        "c1",
+        "tls.a",
+        Status.FAIL,
+        waiver={"state": "active", "reason": "CHG-1", "approved_by": "jo", "expires": "2099-01-01"},
+    ),
     f("c2", "virt.a", Status.UNREACHABLE, actual="host c2: ssh refused"),
     f("c2", "virt.b", Status.UNREACHABLE, actual="host c2: ssh refused"),
 ]
@@ -37,14 +55,16 @@ def test_each_problem_is_one_line_with_its_fix():
     assert "UNREACHABLE c2: host c2: ssh refused (2 checks not run)" in lines
     assert any(line.startswith("UNUSED waiver #2 (virt.a on x*)") for line in lines)
     assert lines[-1] == "gate: exit 1 (a check failed)"
-    assert not any("sasl.b" in line for line in lines[3:])   # n/a is no problem
+    assert not any("sasl.b" in line for line in lines[3:])  # n/a is no problem
 
 
 def test_a_check_not_judged_is_counted_and_listed_but_does_not_fail_the_gate():
     # A container restarting under the check: skipped like n/a, but the operator must see the host was not verified.
-    findings = [f("c1", "sasl.a", Status.PASS),
-                f("c1", "sasl.b", Status.NOT_APPLICABLE, actual="cannot look inside nova_libvirt now: x", judged=False),
-                f("c1", "sasl.c", Status.NOT_APPLICABLE, actual="libvirt_tls is false")]
+    findings = [
+        f("c1", "sasl.a", Status.PASS),
+        f("c1", "sasl.b", Status.NOT_APPLICABLE, actual="cannot look inside nova_libvirt now: x", judged=False),
+        f("c1", "sasl.c", Status.NOT_APPLICABLE, actual="libvirt_tls is false"),
+    ]
     lines = terminal.render(findings, exit_code=terminal.ExitCode.OK)
     assert lines[1].split() == ["c1", "1", "pass", "1", "not", "judged"]
     assert "NOT JUDGED c1 sasl.b: cannot look inside nova_libvirt now: x" in lines

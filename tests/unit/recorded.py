@@ -28,6 +28,7 @@ files as `kolla-ansible certificates` makes them (fixtures/lab/certs.py), with o
 `expectation(**changes)` is Kolla's defaults for compute01 (BASE) with a case's changes; `case(...)` makes one
 parametrized branch case (`Case`): the check, the host, the expected status and the words an operator relies on.
 """
+
 from __future__ import annotations
 
 import ast
@@ -55,8 +56,8 @@ DATA = Path(__file__).parent / "data"
 RECORDED = DATA / "recorded"
 OVS_CLEANUP = DATA / "ovs_cleanup"
 
-DERIVE = object()   # recorded value: run the real probe on the recorded facts
-NOT_JUDGED = "not judged"   # the expected status of a case whose verdict is not judged (n/a with judged=False)
+DERIVE = object()  # recorded value: run the real probe on the recorded facts
+NOT_JUDGED = "not judged"  # the expected status of a case whose verdict is not judged (n/a with judged=False)
 
 
 def _name(fn: Callable) -> str:
@@ -70,8 +71,9 @@ def _call(fn: Callable, args: tuple) -> str:
 class RecordedFacts(Facts):
     """A host's facts as a test recorded them: `probe` answers from the record, and nothing reaches a host."""
 
-    def __init__(self, records: dict | None = None, *, host: str = "compute01", engine: str = "docker",
-                 command_timeout: int = 60):
+    def __init__(
+        self, records: dict | None = None, *, host: str = "compute01", engine: str = "docker", command_timeout: int = 60
+    ):
         # Facts.__init__ wants a connection; a recorded host has none, so set what Facts' public helpers use.
         self.connection = None
         self.engine = engine
@@ -84,7 +86,7 @@ class RecordedFacts(Facts):
         self.hang_budget = 2 * command_timeout
         self._exact: dict[tuple, Any] = {}
         self._any: dict[Callable, Any] = {}
-        self.asked: list[tuple[Callable, tuple]] = []   # every probe a check asked for, in order
+        self.asked: list[tuple[Callable, tuple]] = []  # every probe a check asked for, in order
         for key, value in (records or {}).items():
             if isinstance(key, tuple):
                 self.record(key[0], value, args=key[1:])
@@ -118,8 +120,10 @@ class RecordedFacts(Facts):
             value = self._any[fn]
         else:
             recorded = sorted({_call(f, a) for f, a in self._exact} | {f"{_name(f)}(facts, *any)" for f in self._any})
-            raise AssertionError(f"the check asked for {_call(fn, args)}, which this test did not record "
-                                 f"(recorded: {'; '.join(recorded) or 'nothing'})")
+            raise AssertionError(
+                f"the check asked for {_call(fn, args)}, which this test did not record "
+                f"(recorded: {'; '.join(recorded) or 'nothing'})"
+            )
         if value is DERIVE:
             if key not in self._probes:
                 self._probes[key] = fn(self, *args)
@@ -144,6 +148,7 @@ class RecordedFacts(Facts):
 
 
 # -- values built the way probes build them -----------------------------------------------------------------------
+
 
 def text(name: str) -> str:
     """A recorded output: tests/unit/data/recorded/<name>, else tests/unit/data/ovs_cleanup/<name>."""
@@ -172,9 +177,10 @@ class _ReplayFacts(Facts):
         assert self._queue, f"{self._what}: the probe ran {template!r} after the recorded commands ended"
         entry = self._queue.pop(0)
         asked = (container, template, [str(a) for a in args])
-        assert asked == (entry["container"], entry["template"], entry["args"]), \
-            f"{self._what}: the probe ran {asked}, the recording has " \
+        assert asked == (entry["container"], entry["template"], entry["args"]), (
+            f"{self._what}: the probe ran {asked}, the recording has "
             f"{entry['container'], entry['template'], entry['args']}"
+        )
         if entry.get("not_read") == "ContainerUnavailable":
             raise ContainerUnavailable(container, entry["error"].split(" now: ", 1)[-1])
         if entry.get("not_read"):
@@ -201,14 +207,20 @@ class Recording:
         self.name = name
         data = json.loads((RECORDED / f"{name}.json").read_text())
         self.host, self.engine, self.probes = data["host"], data["engine"], data["probes"]
-        self.live = data.get("live", {})   # the live probes' answers (record_lab.record_live), as dicts
+        self.live = data.get("live", {})  # the live probes' answers (record_lab.record_live), as dicts
         self._values: dict[str, Any] = {}
 
     def key(self, fn: Callable, args: tuple) -> str:
         return f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__qualname__}({', '.join(map(repr, args))})"
 
-    def value(self, fn: Callable, *args, key: str | None = None, edit: Callable[[str], str] | None = None,
-              only: int | None = None):
+    def value(
+        self,
+        fn: Callable,
+        *args,
+        key: str | None = None,
+        edit: Callable[[str], str] | None = None,
+        only: int | None = None,
+    ):
         """What `fn(facts, *args)` made of this host: the probe replayed on the recorded outputs. A NotRead the
         probe raised on the host is returned (record it to have the check see it raised).
 
@@ -217,12 +229,14 @@ class Recording:
         key = key or self.key(fn, args)
         assert key in self.probes, f"{self.name}: no recording of {key} (recorded: {', '.join(sorted(self.probes))})"
         memo = (key, fn, repr(args))
-        if edit is None and memo in self._values:   # a replay is deterministic: once per recording and probe
+        if edit is None and memo in self._values:  # a replay is deterministic: once per recording and probe
             return self._values[memo]
         commands = self.probes[key]
         if edit:
-            commands = [dict(c, stdout=edit(c["stdout"])) if only in (None, i) and "stdout" in c else c
-                        for i, c in enumerate(commands)]
+            commands = [
+                dict(c, stdout=edit(c["stdout"])) if only in (None, i) and "stdout" in c else c
+                for i, c in enumerate(commands)
+            ]
             assert commands != self.probes[key], f"{self.name}: {key}: the edit changed nothing"
         facts = _ReplayFacts(commands, self.engine, f"{self.name}: {key}")
         try:
@@ -273,8 +287,14 @@ def recording(name: str) -> Recording:
     return Recording(name)
 
 
-def listing(parse: Callable, output: str, command: str = "recorded", ok: bool = True, engine_name: str = "docker",
-            stderr: str = "") -> engine.Listing | EngineUnavailable:
+def listing(
+    parse: Callable,
+    output: str,
+    command: str = "recorded",
+    ok: bool = True,
+    engine_name: str = "docker",
+    stderr: str = "",
+) -> engine.Listing | EngineUnavailable:
     """What the engine probe makes of a listing: an engine.Listing of the parsed output when the command succeeded,
     else (ok=False) the EngineUnavailable it raises with the engine's `stderr` (record it: the check sees it raised)."""
     if not ok:
@@ -309,15 +329,30 @@ SASL_PASSWORD = "Jl76yrPUiw2wRxiAHoly0pe5"
 # Kolla 23.0.0's defaults for compute01 with nodename compute01.example and eth0 10.0.0.11 (container mode, docker,
 # kvm, TCP + SASL DIGEST-MD5); test_checks_registry pins it to what expectations.resolve makes of Kolla's defaults.
 BASE = Expectation(
-    host="compute01", release="23.0.0",
-    virt_type="kvm", virt_type_variable="kvm",
-    virt_type_source="nova_compute_virt_type (Kolla group_vars/all)", qemu_user_gid=42427,
-    libvirt_container=True, container_engine="docker", node_config_directory="/etc/kolla",
-    libvirt_tls=False, libvirt_tls_manage_certs=True, libvirt_port=16509,
-    sasl_enabled=True, sasl_authname="nova", sasl_password=Secret(SASL_PASSWORD), sasl_mech_list=("DIGEST-MD5",),
-    migration_interface="eth0", migration_hostname="compute01.example", migration_address="10.0.0.11",
-    openvswitch_enabled=True, neutron_plugin_agent="openvswitch", ovs_vsctl_wrapper_enabled=False,
-    cleanup_remove_volumes=False, cleanup_running_vms_fatal=True,
+    host="compute01",
+    release="23.0.0",
+    virt_type="kvm",
+    virt_type_variable="kvm",
+    virt_type_source="nova_compute_virt_type (Kolla group_vars/all)",
+    qemu_user_gid=42427,
+    libvirt_container=True,
+    container_engine="docker",
+    node_config_directory="/etc/kolla",
+    libvirt_tls=False,
+    libvirt_tls_manage_certs=True,
+    libvirt_port=16509,
+    sasl_enabled=True,
+    sasl_authname="nova",
+    sasl_password=Secret(SASL_PASSWORD),
+    sasl_mech_list=("DIGEST-MD5",),
+    migration_interface="eth0",
+    migration_hostname="compute01.example",
+    migration_address="10.0.0.11",
+    openvswitch_enabled=True,
+    neutron_plugin_agent="openvswitch",
+    ovs_vsctl_wrapper_enabled=False,
+    cleanup_remove_volumes=False,
+    cleanup_running_vms_fatal=True,
 )
 
 # libvirt_tls: true switches what Kolla switches with it (port, mechanism).
@@ -334,9 +369,11 @@ def expectation(**changes) -> Expectation:
 
 # -- running a check ------------------------------------------------------------------------------------------------
 
+
 def judge(check_id: str, exp: Expectation, facts: RecordedFacts) -> Verdict:
     """The check's verdict as the plugin gets it (`Check.run`: a NotRead becomes not judged)."""
     from conformance.checks import REGISTRY, all_checks
+
     if not REGISTRY:
         all_checks()
     return REGISTRY[check_id].run(exp, facts)
@@ -351,14 +388,17 @@ def _words(words) -> tuple:
     return (words,) if isinstance(words, str) else tuple(words)
 
 
-def assert_verdict(verdict: Verdict, status, actual=(), hint=(), expected=(), evidence=(), says=None,
-                   lacks=None) -> None:
+def assert_verdict(
+    verdict: Verdict, status, actual=(), hint=(), expected=(), evidence=(), says=None, lacks=None
+) -> None:
     """Status, then the words an operator relies on: each of `actual`/`hint`/`expected` in that text, each of
     `evidence` among the evidence keys, `says` {evidence key (or part of one): words in its value}, and
     `lacks` {"actual"/"hint"/"expected"/"evidence": words that must not appear there}. The message shows the whole
     verdict."""
-    shown = (f"\n  status {status_of(verdict)} (judged={verdict.judged})\n  expected {verdict.expected!r}\n"
-             f"  actual   {verdict.actual!r}\n  hint     {verdict.hint!r}\n  evidence {sorted(verdict.evidence)}")
+    shown = (
+        f"\n  status {status_of(verdict)} (judged={verdict.judged})\n  expected {verdict.expected!r}\n"
+        f"  actual   {verdict.actual!r}\n  hint     {verdict.hint!r}\n  evidence {sorted(verdict.evidence)}"
+    )
     assert status_of(verdict) == status, f"status {status_of(verdict)}, wanted {status}{shown}"
     for field, words in (("actual", actual), ("hint", hint), ("expected", expected)):
         for word in _words(words):
@@ -369,8 +409,9 @@ def assert_verdict(verdict: Verdict, status, actual=(), hint=(), expected=(), ev
         keys = [k for k in verdict.evidence if key in k]
         assert keys, f"no evidence key with {key!r}{shown}"
         for word in _words(words):
-            assert any(word in verdict.evidence[k] for k in keys), f"{word!r} not in evidence {key!r}: " \
-                                                                   f"{[verdict.evidence[k] for k in keys]}{shown}"
+            assert any(word in verdict.evidence[k] for k in keys), (
+                f"{word!r} not in evidence {key!r}: {[verdict.evidence[k] for k in keys]}{shown}"
+            )
     for field, words in (lacks or {}).items():
         text = repr(verdict.evidence) if field == "evidence" else getattr(verdict, field)
         for word in _words(words):
@@ -381,28 +422,30 @@ def assert_verdict(verdict: Verdict, status, actual=(), hint=(), expected=(), ev
 
 # -- branch cases -----------------------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class Case:
     """One branch of one check: the expectation's changes, the host as recorded, the verdict's status and words."""
 
     check: str
     branch: str
-    status: Any                     # a Status, or NOT_JUDGED
-    facts: Any                      # a dict of records, or a callable making RecordedFacts (lazily, at test time)
+    status: Any  # a Status, or NOT_JUDGED
+    facts: Any  # a dict of records, or a callable making RecordedFacts (lazily, at test time)
     exp: dict = dataclasses.field(default_factory=dict)
     actual: Any = ()
     hint: Any = ()
     expected: Any = ()
     evidence: Any = ()
-    says: dict | None = None        # {evidence key or part of one: words in its value}
-    lacks: dict | None = None       # {"actual"/"hint"/"expected"/"evidence": words that must not be there}
-    then: Callable | None = None    # more assertions: then(verdict, facts)
+    says: dict | None = None  # {evidence key or part of one: words in its value}
+    lacks: dict | None = None  # {"actual"/"hint"/"expected"/"evidence": words that must not be there}
+    then: Callable | None = None  # more assertions: then(verdict, facts)
 
     def run(self) -> Verdict:
         facts = self.facts() if callable(self.facts) else RecordedFacts(self.facts)
         verdict = judge(self.check, expectation(**self.exp), facts)
-        assert_verdict(verdict, self.status, self.actual, self.hint, self.expected, self.evidence, self.says,
-                       self.lacks)
+        assert_verdict(
+            verdict, self.status, self.actual, self.hint, self.expected, self.evidence, self.says, self.lacks
+        )
         if self.then:
             self.then(verdict, facts)
         return verdict
@@ -411,15 +454,18 @@ class Case:
 def case(check: str, branch: str, status, facts, *, bug: str | None = None, **kw):
     """A pytest.param of a Case, id "<check>:<branch>"; `bug` marks it xfail(strict) with that reason."""
     import pytest
+
     marks = [pytest.mark.xfail(strict=True, reason=f"bug: {bug}")] if bug else []
     return pytest.param(Case(check, branch, status, facts, **kw), id=f"{check}:{branch}", marks=marks)
 
 
 def asked(fn: Callable, *calls: tuple) -> Callable:
     """A Case `then`: the check asked `fn` exactly with these argument tuples, in this order (duplicates aside)."""
+
     def check(_verdict, facts):
         got = list(dict.fromkeys(facts.asked_for(fn)))
         assert got == list(calls), f"{_name(fn)} asked with {got}, wanted {list(calls)}"
+
     return check
 
 
@@ -433,7 +479,8 @@ HOSTS = ("compute01", "compute02", "compute03")
 @functools.cache
 def _keys(name: str):
     from cryptography.hazmat.primitives.asymmetric import ec
-    return ec.generate_private_key(ec.SECP256R1())   # EC for speed: Kolla makes RSA keys, the checks do not care
+
+    return ec.generate_private_key(ec.SECP256R1())  # EC for speed: Kolla makes RSA keys, the checks do not care
 
 
 def _leaf(ca_key, ca, names, *, start=None, days=500, is_ca=False, client_only=False, extensions=(), key="leaf"):
@@ -442,14 +489,22 @@ def _leaf(ca_key, ca, names, *, start=None, days=500, is_ca=False, client_only=F
     from cryptography.hazmat.primitives import hashes
 
     from fixtures.lab import certs as lab_certs
+
     if not extensions:
-        return lab_certs.make_libvirt_cert(_keys(key), ca_key, ca, names, days=days, start=start, is_ca=is_ca,
-                                           client_only=client_only)
+        return lab_certs.make_libvirt_cert(
+            _keys(key), ca_key, ca, names, days=days, start=start, is_ca=is_ca, client_only=client_only
+        )
     start = start or (lab_certs.now() - dt.timedelta(minutes=5))
-    builder = (x509.CertificateBuilder().subject_name(lab_certs.KOLLA_SUBJECT).issuer_name(ca.subject)
-               .public_key(_keys(key).public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
-               .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(lab_certs.KOLLA_SUBJECT)
+        .issuer_name(ca.subject)
+        .public_key(_keys(key).public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+    )
     for extension in extensions:
         builder = builder.add_extension(extension, critical=True)
     return builder.sign(ca_key, hashes.SHA256())
@@ -472,6 +527,7 @@ def _kolla_pki(fault: str, host: str, per_host: bool) -> str:
 
     from conformance import certs as certs_module
     from fixtures.lab import certs as lab_certs
+
     now = lab_certs.now()
     ca_key = _keys("ca")
     ca = lab_certs.make_root_ca(ca_key)
@@ -498,9 +554,13 @@ def _kolla_pki(fault: str, host: str, per_host: bool) -> str:
         leaf["extensions"] = (x509.KeyUsage(True, False, False, False, False, False, False, False, False),)
     cert = _leaf(*signer, **leaf, key=key)
     server_key = _keys("other-key" if fault == "key-mismatch" else key)
-    files = {"cacert.pem": lab_certs.cert_pem(ca), "servercert.pem": lab_certs.cert_pem(cert),
-             "serverkey.pem": lab_certs.key_pem(server_key), "clientcert.pem": lab_certs.cert_pem(cert),
-             "clientkey.pem": lab_certs.key_pem(_keys(key))}
+    files = {
+        "cacert.pem": lab_certs.cert_pem(ca),
+        "servercert.pem": lab_certs.cert_pem(cert),
+        "serverkey.pem": lab_certs.key_pem(server_key),
+        "clientcert.pem": lab_certs.cert_pem(cert),
+        "clientkey.pem": lab_certs.key_pem(_keys(key)),
+    }
     if fault == "cacert-holds-key":
         files["cacert.pem"] += lab_certs.key_pem(ca_key)
     if fault == "unparsable-servercert":
@@ -518,7 +578,7 @@ def _kolla_pki(fault: str, host: str, per_host: bool) -> str:
     target.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (target / name).write_bytes(data)
-    if per_host:   # a good shared set beside it
+    if per_host:  # a good shared set beside it
         for name in certs_module.CERT_FILES:
             (shared / name).write_bytes((Path(kolla_pki()) / "nova" / "nova-libvirt" / name).read_bytes())
     return str(config)

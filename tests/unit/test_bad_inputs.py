@@ -3,6 +3,7 @@
 Each case starts from a tree that loads (test_the_base_tree_loads) and breaks one thing. Most cases call the loaders
 the plugin calls; a handful run pytest as a user does, and must stop before any host is contacted.
 """
+
 from __future__ import annotations
 
 import copy
@@ -56,151 +57,339 @@ def p(**changes):
 CASES = [
     # -- binary / undecodable files ---------------------------------------------------------------------
     ("binary-profile", {"profile.yml": BINARY}, ["profile.yml", "binary file"]),
-    ("non-utf8-profile", {"profile.yml": b"kolla: {config_dir: kolla}\nhosts: [caf\xe9]\n"}, ["profile.yml", "not UTF-8"]),
-    ("control-char-profile", {"profile.yml": b"kolla: {config_dir: kolla}\nhosts: [a\x01]\n"},
-     ["profile.yml", "line 2", "unacceptable character"]),
+    (
+        "non-utf8-profile",
+        {"profile.yml": b"kolla: {config_dir: kolla}\nhosts: [caf\xe9]\n"},
+        ["profile.yml", "not UTF-8"],
+    ),
+    (
+        "control-char-profile",
+        {"profile.yml": b"kolla: {config_dir: kolla}\nhosts: [a\x01]\n"},
+        ["profile.yml", "line 2", "unacceptable character"],
+    ),
     ("binary-globals", {"kolla/globals.yml": BINARY}, ["globals.yml", "binary file"]),
     ("latin1-globals", {"kolla/globals.yml": LATIN1}, ["globals.yml", "not UTF-8 text (byte 0xe9"]),
     ("binary-globals.d", {"kolla/globals.d/extra.yml": BINARY}, ["globals.d/extra.yml", "binary file"]),
     ("binary-passwords", {"kolla/passwords.yml": b"libvirt_sasl_password: \x00\x01"}, ["passwords.yml", "binary file"]),
     ("binary-inventory", {"kolla/multinode": BINARY}, ["multinode", "binary file"]),
-    ("non-utf8-yaml-inventory", {"kolla/inv.yml": b"compute:\n  hosts:\n    c\xff1:\n",
-                                 "profile.yml": p(kolla={"inventory": "kolla/inv.yml"})}, ["inv.yml", "not UTF-8"]),
+    (
+        "non-utf8-yaml-inventory",
+        {"kolla/inv.yml": b"compute:\n  hosts:\n    c\xff1:\n", "profile.yml": p(kolla={"inventory": "kolla/inv.yml"})},
+        ["inv.yml", "not UTF-8"],
+    ),
     ("binary-group_vars", {"kolla/group_vars/compute.yml": BINARY}, ["group_vars/compute.yml", "binary file"]),
     ("binary-host_vars", {"kolla/host_vars/c1.yml": BINARY}, ["host_vars/c1.yml", "binary file"]),
     ("binary-waiver-file", {"w.yml": BINARY, "profile.yml": p(waivers="w.yml")}, ["w.yml", "binary file"]),
     ("binary-nova.conf-override", {"kolla/config/nova.conf": BINARY}, ["config/nova.conf", "binary file"]),
-    ("recursive-yaml-alias", {"kolla/globals.yml": "network_interface: eth0\nloop: &a [*a]\n"},
-     ["globals.yml", "alias that contains itself"]),
-    ("yaml-alias-bomb", {"kolla/globals.yml": "\n".join(
-        ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
-        + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 8)]) + "\n"},
-     ["globals.yml", "once aliases are expanded"]),
+    (
+        "recursive-yaml-alias",
+        {"kolla/globals.yml": "network_interface: eth0\nloop: &a [*a]\n"},
+        ["globals.yml", "alias that contains itself"],
+    ),
+    (
+        "yaml-alias-bomb",
+        {
+            "kolla/globals.yml": "\n".join(
+                ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+                + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 8)]
+            )
+            + "\n"
+        },
+        ["globals.yml", "once aliases are expanded"],
+    ),
     ("deeply-nested-profile", {"profile.yml": "kolla: " + "[" * 1200 + "\n"}, ["profile.yml", "nested"]),
     ("duplicate-key-profile", {"profile.yml": p() + "ssh: {user: ops}\n"}, ["profile.yml", "duplicate key 'ssh'"]),
-    ("duplicate-key-waivers", {"w.yml": "waivers: []\nwaivers: []\n", "profile.yml": p(waivers="w.yml")},
-     ["w.yml", "duplicate key 'waivers'"]),
+    (
+        "duplicate-key-waivers",
+        {"w.yml": "waivers: []\nwaivers: []\n", "profile.yml": p(waivers="w.yml")},
+        ["w.yml", "duplicate key 'waivers'"],
+    ),
     # -- Jinja that raises while variables are resolved -----------------------------------------------
-    ("jinja-zero-division", {"kolla/globals.yml": "nova_compute_virt_type: \"{{ 1 // 0 }}\"\n"},
-     ["globals.yml", "nova_compute_virt_type", "ZeroDivisionError"]),
-    ("jinja-str-plus-int", {"kolla/globals.yml": "libvirt_tls: \"{{ 'a' + 1 }}\"\n"},
-     ["globals.yml", "libvirt_tls", "TypeError"]),
-    ("jinja-undefined", {"kolla/group_vars/compute.yml": "libvirt_enable_sasl: \"{{ no_such_var }}\"\n"},
-     ["group_vars/compute", "libvirt_enable_sasl", "'no_such_var' is undefined"]),
-    ("jinja-filter-raises", {"kolla/globals.yml": "libvirt_sasl_mech_list: \"{{ 5 | join(',') }}\"\n"},
-     ["globals.yml", "libvirt_sasl_mech_list", "not iterable"]),
-    ("jinja-length-of-none", {"kolla/globals.yml": "qemu_user_gid: \"{{ none | length }}\"\n"},
-     ["globals.yml", "qemu_user_gid", "TypeError"]),
-    ("jinja-unknown-filter", {"kolla/globals.yml": "kolla_container_engine: \"{{ 'x' | nosuchfilter }}\"\n"},
-     ["globals.yml", "kolla_container_engine", "nosuchfilter"]),
-    ("jinja-syntax-error", {"kolla/globals.yml": "node_config_directory: \"{{ 1 + }}\"\n"},
-     ["globals.yml", "node_config_directory", "cannot evaluate"]),
-    ("jinja-variable-loop", {"kolla/globals.yml": "libvirt_tls: \"{{ a }}\"\na: \"{{ b }}\"\nb: \"{{ libvirt_tls }}\"\n"},
-     ["globals.yml", "refers to itself"]),
-    ("jinja-macro-recursion", {"kolla/globals.yml":
-                               "neutron_plugin_agent: \"{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}\"\n"},
-     ["globals.yml", "neutron_plugin_agent", "RecursionError"]),
-    ("jinja-error-in-referenced-var", {"kolla/globals.yml": "migration_interface: \"{{ bond }}\"\nbond: \"{{ 1 // 0 }}\"\n"},
-     ["globals.yml", "bond:", "ZeroDivisionError"]),
-    ("jinja-error-without-facts-in-host-var", {"kolla/globals.yml": "migration_hostname: \"{{ [] | first | upper }}\"\n"},
-     ["globals.yml", "migration_hostname"]),
-    ("jinja-error-in-password", {"kolla/passwords.yml": "libvirt_sasl_password: \"{{ " + PASSWORD + " // 0 }}\"\n"},
-     ["passwords.yml", "libvirt_sasl_password", "cannot evaluate the value: UndefinedError"]),
-    ("jinja-error-in-profile-override", {"profile.yml": p(overrides={"all": {"libvirt_tls": "{{ 'a' + 1 }}"}})},
-     ["profile.yml overrides.all", "libvirt_tls", "TypeError"]),
-    ("jinja-error-in-ansible_host", {"kolla/host_vars/c1.yml": "ansible_host: \"{{ 1 // 0 }}\"\n"},
-     ["host_vars/c1.yml", "ansible_host", "ZeroDivisionError"]),
-    ("ansible_host-needs-facts", {"kolla/host_vars/c1.yml": "ansible_host: \"{{ ansible_facts.nodename }}\"\n"},
-     ["host_vars/c1.yml", "ansible_host", "needs facts from the host"]),
+    (
+        "jinja-zero-division",
+        {"kolla/globals.yml": 'nova_compute_virt_type: "{{ 1 // 0 }}"\n'},
+        ["globals.yml", "nova_compute_virt_type", "ZeroDivisionError"],
+    ),
+    (
+        "jinja-str-plus-int",
+        {"kolla/globals.yml": "libvirt_tls: \"{{ 'a' + 1 }}\"\n"},
+        ["globals.yml", "libvirt_tls", "TypeError"],
+    ),
+    (
+        "jinja-undefined",
+        {"kolla/group_vars/compute.yml": 'libvirt_enable_sasl: "{{ no_such_var }}"\n'},
+        ["group_vars/compute", "libvirt_enable_sasl", "'no_such_var' is undefined"],
+    ),
+    (
+        "jinja-filter-raises",
+        {"kolla/globals.yml": "libvirt_sasl_mech_list: \"{{ 5 | join(',') }}\"\n"},
+        ["globals.yml", "libvirt_sasl_mech_list", "not iterable"],
+    ),
+    (
+        "jinja-length-of-none",
+        {"kolla/globals.yml": 'qemu_user_gid: "{{ none | length }}"\n'},
+        ["globals.yml", "qemu_user_gid", "TypeError"],
+    ),
+    (
+        "jinja-unknown-filter",
+        {"kolla/globals.yml": "kolla_container_engine: \"{{ 'x' | nosuchfilter }}\"\n"},
+        ["globals.yml", "kolla_container_engine", "nosuchfilter"],
+    ),
+    (
+        "jinja-syntax-error",
+        {"kolla/globals.yml": 'node_config_directory: "{{ 1 + }}"\n'},
+        ["globals.yml", "node_config_directory", "cannot evaluate"],
+    ),
+    (
+        "jinja-variable-loop",
+        {"kolla/globals.yml": 'libvirt_tls: "{{ a }}"\na: "{{ b }}"\nb: "{{ libvirt_tls }}"\n'},
+        ["globals.yml", "refers to itself"],
+    ),
+    (
+        "jinja-macro-recursion",
+        {"kolla/globals.yml": 'neutron_plugin_agent: "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"\n'},
+        ["globals.yml", "neutron_plugin_agent", "RecursionError"],
+    ),
+    (
+        "jinja-error-in-referenced-var",
+        {"kolla/globals.yml": 'migration_interface: "{{ bond }}"\nbond: "{{ 1 // 0 }}"\n'},
+        ["globals.yml", "bond:", "ZeroDivisionError"],
+    ),
+    (
+        "jinja-error-without-facts-in-host-var",
+        {"kolla/globals.yml": 'migration_hostname: "{{ [] | first | upper }}"\n'},
+        ["globals.yml", "migration_hostname"],
+    ),
+    (
+        "jinja-error-in-password",
+        {"kolla/passwords.yml": 'libvirt_sasl_password: "{{ ' + PASSWORD + ' // 0 }}"\n'},
+        ["passwords.yml", "libvirt_sasl_password", "cannot evaluate the value: UndefinedError"],
+    ),
+    (
+        "jinja-error-in-profile-override",
+        {"profile.yml": p(overrides={"all": {"libvirt_tls": "{{ 'a' + 1 }}"}})},
+        ["profile.yml overrides.all", "libvirt_tls", "TypeError"],
+    ),
+    (
+        "jinja-error-in-ansible_host",
+        {"kolla/host_vars/c1.yml": 'ansible_host: "{{ 1 // 0 }}"\n'},
+        ["host_vars/c1.yml", "ansible_host", "ZeroDivisionError"],
+    ),
+    (
+        "ansible_host-needs-facts",
+        {"kolla/host_vars/c1.yml": 'ansible_host: "{{ ansible_facts.nodename }}"\n'},
+        ["host_vars/c1.yml", "ansible_host", "needs facts from the host"],
+    ),
     # -- duplicate hosts ------------------------------------------------------------------------------
     ("duplicate-host-in-profile", {"profile.yml": p(hosts=["c1", "c1"])}, ["profile.yml", "hosts[1]", "listed twice"]),
-    ("duplicate-host-name-and-mapping", {"profile.yml": p(hosts=["c1", {"name": "c1", "address": "192.0.2.99"}])},
-     ["profile.yml", "hosts[1]", "listed twice (also hosts[0])"]),
-    ("duplicate-host-in-ini-group", {"kolla/multinode": inventory("[compute]", "c1", "c1 ansible_port=2200")},
-     ["multinode", "line 3", "listed twice in [compute]"]),
-    ("duplicate-host-by-range", {"kolla/multinode": inventory("[compute]", "c[1:2]", "c2")},
-     ["multinode", "line 3", "'c2' is listed twice"]),
-    ("duplicate-host-in-yaml-inventory", {"kolla/inv.yml": "compute:\n  hosts:\n    c1:\n    c1: {ansible_port: 22}\n",
-                                          "profile.yml": p(kolla={"inventory": "kolla/inv.yml"})},
-     ["inv.yml", "line 4", "duplicate key 'c1'"]),
+    (
+        "duplicate-host-name-and-mapping",
+        {"profile.yml": p(hosts=["c1", {"name": "c1", "address": "192.0.2.99"}])},
+        ["profile.yml", "hosts[1]", "listed twice (also hosts[0])"],
+    ),
+    (
+        "duplicate-host-in-ini-group",
+        {"kolla/multinode": inventory("[compute]", "c1", "c1 ansible_port=2200")},
+        ["multinode", "line 3", "listed twice in [compute]"],
+    ),
+    (
+        "duplicate-host-by-range",
+        {"kolla/multinode": inventory("[compute]", "c[1:2]", "c2")},
+        ["multinode", "line 3", "'c2' is listed twice"],
+    ),
+    (
+        "duplicate-host-in-yaml-inventory",
+        {
+            "kolla/inv.yml": "compute:\n  hosts:\n    c1:\n    c1: {ansible_port: 22}\n",
+            "profile.yml": p(kolla={"inventory": "kolla/inv.yml"}),
+        },
+        ["inv.yml", "line 4", "duplicate key 'c1'"],
+    ),
     # -- ports, timeouts, integers --------------------------------------------------------------------
-    ("ansible_port-abc", {"kolla/multinode": inventory("[compute]", "c1 ansible_port=abc")},
-     ["multinode (host c1)", "ansible_port", "expected a port 1-65535, got 'abc'"]),
+    (
+        "ansible_port-abc",
+        {"kolla/multinode": inventory("[compute]", "c1 ansible_port=abc")},
+        ["multinode (host c1)", "ansible_port", "expected a port 1-65535, got 'abc'"],
+    ),
     ("ansible_port-0", {"kolla/multinode": inventory("[compute]", "c1 ansible_port=0")}, ["multinode", "ansible_port"]),
-    ("ansible_port-70000", {"kolla/multinode": inventory("[compute]", "c1 ansible_port=70000")},
-     ["multinode", "ansible_port", "70000"]),
-    ("ansible_port-bool", {"kolla/multinode": inventory("[compute]", "c1 ansible_port=True")},
-     ["multinode", "ansible_port", "True"]),
-    ("ansible_port-in-group_vars", {"kolla/group_vars/compute.yml": "ansible_port: 22.5\n"},
-     ["group_vars/compute.yml", "ansible_port", "host c1: expected a port"]),
+    (
+        "ansible_port-70000",
+        {"kolla/multinode": inventory("[compute]", "c1 ansible_port=70000")},
+        ["multinode", "ansible_port", "70000"],
+    ),
+    (
+        "ansible_port-bool",
+        {"kolla/multinode": inventory("[compute]", "c1 ansible_port=True")},
+        ["multinode", "ansible_port", "True"],
+    ),
+    (
+        "ansible_port-in-group_vars",
+        {"kolla/group_vars/compute.yml": "ansible_port: 22.5\n"},
+        ["group_vars/compute.yml", "ansible_port", "host c1: expected a port"],
+    ),
     ("profile-host-port-0", {"profile.yml": p(hosts=[{"name": "c1", "port": 0}])}, ["profile.yml", "hosts[0].port"]),
     ("ssh-port-70000", {"profile.yml": p(ssh={"port": 70000})}, ["profile.yml", "ssh.port", "70000"]),
     ("ssh-port-bool", {"profile.yml": p(ssh={"port": True})}, ["profile.yml", "ssh.port", "expected an integer"]),
-    ("command_timeout-0", {"profile.yml": p(ssh={"command_timeout": 0})}, ["profile.yml", "ssh.command_timeout", "1 or more"]),
-    ("connect_timeout-negative", {"profile.yml": p(ssh={"connect_timeout": -5})}, ["profile.yml", "ssh.connect_timeout"]),
-    ("connect_timeout-bool", {"profile.yml": p(ssh={"connect_timeout": False})},
-     ["profile.yml", "ssh.connect_timeout", "expected an integer"]),
-    ("expiry_warning_days-negative", {"profile.yml": p(tls={"expiry_warning_days": -1})},
-     ["profile.yml", "tls.expiry_warning_days"]),
-    ("expiry_warning_days-bool", {"profile.yml": p(tls={"expiry_warning_days": True})},
-     ["profile.yml", "tls.expiry_warning_days", "expected an integer"]),
-    ("kolla-port-bool", {"kolla/globals.yml": "nova_libvirt_port: true\n"},
-     ["globals.yml", "nova_libvirt_port", "expected an integer, got True"]),
-    ("kolla-gid-infinite", {"kolla/globals.d/gid.yml": "qemu_user_gid: .inf\n"},
-     ["globals.d/gid.yml", "qemu_user_gid", "expected an integer"]),
+    (
+        "command_timeout-0",
+        {"profile.yml": p(ssh={"command_timeout": 0})},
+        ["profile.yml", "ssh.command_timeout", "1 or more"],
+    ),
+    (
+        "connect_timeout-negative",
+        {"profile.yml": p(ssh={"connect_timeout": -5})},
+        ["profile.yml", "ssh.connect_timeout"],
+    ),
+    (
+        "connect_timeout-bool",
+        {"profile.yml": p(ssh={"connect_timeout": False})},
+        ["profile.yml", "ssh.connect_timeout", "expected an integer"],
+    ),
+    (
+        "expiry_warning_days-negative",
+        {"profile.yml": p(tls={"expiry_warning_days": -1})},
+        ["profile.yml", "tls.expiry_warning_days"],
+    ),
+    (
+        "expiry_warning_days-bool",
+        {"profile.yml": p(tls={"expiry_warning_days": True})},
+        ["profile.yml", "tls.expiry_warning_days", "expected an integer"],
+    ),
+    (
+        "kolla-port-bool",
+        {"kolla/globals.yml": "nova_libvirt_port: true\n"},
+        ["globals.yml", "nova_libvirt_port", "expected an integer, got True"],
+    ),
+    (
+        "kolla-gid-infinite",
+        {"kolla/globals.d/gid.yml": "qemu_user_gid: .inf\n"},
+        ["globals.d/gid.yml", "qemu_user_gid", "expected an integer"],
+    ),
     # -- malformed inventory lines --------------------------------------------------------------------
-    ("ini-missing-bracket", {"kolla/multinode": inventory("[compute", "c1")}, ["multinode", "line 1", "malformed section"]),
-    ("ini-vars-missing-bracket", {"kolla/multinode": inventory("[compute]", "c1", "[compute:vars", "x=1")},
-     ["multinode", "line 3", "malformed section"]),
+    (
+        "ini-missing-bracket",
+        {"kolla/multinode": inventory("[compute", "c1")},
+        ["multinode", "line 1", "malformed section"],
+    ),
+    (
+        "ini-vars-missing-bracket",
+        {"kolla/multinode": inventory("[compute]", "c1", "[compute:vars", "x=1")},
+        ["multinode", "line 3", "malformed section"],
+    ),
     ("ini-range-step-0", {"kolla/multinode": inventory("[compute]", "c[01:10:0]")}, ["multinode", "line 2", "step"]),
-    ("ini-range-too-large", {"kolla/multinode": inventory("[compute]", "c[1:99999999]")},
-     ["multinode", "line 2", "more than 100000 hosts"]),
-    ("ini-empty-key", {"kolla/multinode": inventory("[compute]", "c1 =x")}, ["multinode", "line 2", "expected key=value"]),
-    ("ini-unbalanced-quote", {"kolla/multinode": inventory("[compute]", "c1 ansible_host='192.0.2.1")},
-     ["multinode", "line 2", "cannot parse"]),
+    (
+        "ini-range-too-large",
+        {"kolla/multinode": inventory("[compute]", "c[1:99999999]")},
+        ["multinode", "line 2", "more than 100000 hosts"],
+    ),
+    (
+        "ini-empty-key",
+        {"kolla/multinode": inventory("[compute]", "c1 =x")},
+        ["multinode", "line 2", "expected key=value"],
+    ),
+    (
+        "ini-unbalanced-quote",
+        {"kolla/multinode": inventory("[compute]", "c1 ansible_host='192.0.2.1")},
+        ["multinode", "line 2", "cannot parse"],
+    ),
     # -- host names, addresses, users, jump host -------------------------------------------------------
-    ("ansible_host-option", {"kolla/multinode": inventory("[compute]", "c1 ansible_host=-oProxyCommand=id")},
-     ["multinode (host c1)", "ansible_host", "'-oProxyCommand=id'"]),
-    ("ansible_host-semicolon", {"kolla/multinode": inventory("[compute]", "c1 'ansible_host=192.0.2.1;reboot'")},
-     ["multinode", "ansible_host"]),
-    ("ansible_host-space", {"kolla/host_vars/c1.yml": "ansible_host: 'c1 -oProxyCommand=id'\n"},
-     ["host_vars/c1.yml", "ansible_host"]),
-    ("ansible_host-newline", {"kolla/host_vars/c1.yml": "ansible_host: \"c1\\nid\"\n"}, ["host_vars/c1.yml", "ansible_host"]),
-    ("ansible_user-option", {"kolla/multinode": inventory("[compute]", "c1 ansible_user=-oops")},
-     ["multinode", "ansible_user", "expected a user name"]),
-    ("ansible_user-shell", {"kolla/group_vars/compute.yml": "ansible_user: 'root;id'\n"},
-     ["group_vars/compute.yml", "ansible_user", "host c1"]),
-    ("profile-address-option", {"profile.yml": p(hosts=[{"name": "c1", "address": "-oProxyCommand=touch /x"}])},
-     ["profile.yml", "hosts[0].address"]),
-    ("profile-address-subshell", {"profile.yml": p(hosts=[{"name": "c1", "address": "$(reboot)"}])},
-     ["profile.yml", "hosts[0].address"]),
-    ("profile-address-newline", {"profile.yml": p(hosts=[{"name": "c1", "address": "c1\nreboot"}])},
-     ["profile.yml", "hosts[0].address"]),
-    ("profile-address-bad-label", {"profile.yml": p(hosts=[{"name": "c1", "address": "-c1.example.net"}])},
-     ["profile.yml", "hosts[0].address"]),
-    ("profile-user-backticks", {"profile.yml": p(hosts=[{"name": "c1", "user": "ops`id`"}])},
-     ["profile.yml", "hosts[0].user"]),
+    (
+        "ansible_host-option",
+        {"kolla/multinode": inventory("[compute]", "c1 ansible_host=-oProxyCommand=id")},
+        ["multinode (host c1)", "ansible_host", "'-oProxyCommand=id'"],
+    ),
+    (
+        "ansible_host-semicolon",
+        {"kolla/multinode": inventory("[compute]", "c1 'ansible_host=192.0.2.1;reboot'")},
+        ["multinode", "ansible_host"],
+    ),
+    (
+        "ansible_host-space",
+        {"kolla/host_vars/c1.yml": "ansible_host: 'c1 -oProxyCommand=id'\n"},
+        ["host_vars/c1.yml", "ansible_host"],
+    ),
+    (
+        "ansible_host-newline",
+        {"kolla/host_vars/c1.yml": 'ansible_host: "c1\\nid"\n'},
+        ["host_vars/c1.yml", "ansible_host"],
+    ),
+    (
+        "ansible_user-option",
+        {"kolla/multinode": inventory("[compute]", "c1 ansible_user=-oops")},
+        ["multinode", "ansible_user", "expected a user name"],
+    ),
+    (
+        "ansible_user-shell",
+        {"kolla/group_vars/compute.yml": "ansible_user: 'root;id'\n"},
+        ["group_vars/compute.yml", "ansible_user", "host c1"],
+    ),
+    (
+        "profile-address-option",
+        {"profile.yml": p(hosts=[{"name": "c1", "address": "-oProxyCommand=touch /x"}])},
+        ["profile.yml", "hosts[0].address"],
+    ),
+    (
+        "profile-address-subshell",
+        {"profile.yml": p(hosts=[{"name": "c1", "address": "$(reboot)"}])},
+        ["profile.yml", "hosts[0].address"],
+    ),
+    (
+        "profile-address-newline",
+        {"profile.yml": p(hosts=[{"name": "c1", "address": "c1\nreboot"}])},
+        ["profile.yml", "hosts[0].address"],
+    ),
+    (
+        "profile-address-bad-label",
+        {"profile.yml": p(hosts=[{"name": "c1", "address": "-c1.example.net"}])},
+        ["profile.yml", "hosts[0].address"],
+    ),
+    (
+        "profile-user-backticks",
+        {"profile.yml": p(hosts=[{"name": "c1", "user": "ops`id`"}])},
+        ["profile.yml", "hosts[0].user"],
+    ),
     ("ssh-user-control-char", {"profile.yml": p(ssh={"user": "root\x1b[31m"})}, ["profile.yml", "ssh.user"]),
     ("jump_host-option", {"profile.yml": p(ssh={"jump_host": "-oProxyCommand=id"})}, ["profile.yml", "ssh.jump_host"]),
     ("jump_host-shell", {"profile.yml": p(ssh={"jump_host": "ops@bastion;reboot"})}, ["profile.yml", "ssh.jump_host"]),
     ("jump_host-space", {"profile.yml": p(ssh={"jump_host": "ops@bas tion"})}, ["profile.yml", "ssh.jump_host"]),
-    ("jump_host-bad-port", {"profile.yml": p(ssh={"jump_host": "ops@bastion:99999"})}, ["profile.yml", "ssh.jump_host"]),
+    (
+        "jump_host-bad-port",
+        {"profile.yml": p(ssh={"jump_host": "ops@bastion:99999"})},
+        ["profile.yml", "ssh.jump_host"],
+    ),
     ("profile-host-name-option", {"profile.yml": p(hosts=["-oProxyCommand=id"])}, ["profile.yml", "hosts[0].name"]),
     ("profile-host-name-space", {"profile.yml": p(hosts=["c1 c2"])}, ["profile.yml", "hosts[0].name"]),
-    ("inventory-host-name-subshell", {"kolla/multinode": inventory("[compute]", "c$(id)")},
-     ["multinode", "line 2", "invalid host name"]),
+    (
+        "inventory-host-name-subshell",
+        {"kolla/multinode": inventory("[compute]", "c$(id)")},
+        ["multinode", "line 2", "invalid host name"],
+    ),
     ("inventory-host-name-path", {"kolla/multinode": inventory("[compute]", "../etc")}, ["multinode", "line 2"]),
-    ("yaml-inventory-host-name-option", {"kolla/inv.yml": "compute:\n  hosts:\n    '-oProxyCommand=id':\n",
-                                         "profile.yml": p(kolla={"inventory": "kolla/inv.yml"})},
-     ["inv.yml", "compute.hosts", "invalid host name"]),
-    ("host-name-not-an-address", {"kolla/multinode": inventory("[compute]", "c1:2222")},
-     ["multinode", "host c1:2222", "give it an address"]),
+    (
+        "yaml-inventory-host-name-option",
+        {
+            "kolla/inv.yml": "compute:\n  hosts:\n    '-oProxyCommand=id':\n",
+            "profile.yml": p(kolla={"inventory": "kolla/inv.yml"}),
+        },
+        ["inv.yml", "compute.hosts", "invalid host name"],
+    ),
+    (
+        "host-name-not-an-address",
+        {"kolla/multinode": inventory("[compute]", "c1:2222")},
+        ["multinode", "host c1:2222", "give it an address"],
+    ),
     # -- unknown keys (already refused; kept) ----------------------------------------------------------
     ("unknown-profile-key", {"profile.yml": p(sshh={"user": "root"})}, ["profile.yml", "sshh", "unknown key"]),
-    ("control-char-in-path", {"profile.yml": p(kolla={"config_dir": "kolla\nx"})},
-     ["profile.yml", "kolla.config_dir", "control characters"]),
-    ("unknown-host-key", {"profile.yml": p(hosts=[{"name": "c1", "adress": "192.0.2.1"}])},
-     ["profile.yml", "hosts[0].adress", "unknown key"]),
+    (
+        "control-char-in-path",
+        {"profile.yml": p(kolla={"config_dir": "kolla\nx"})},
+        ["profile.yml", "kolla.config_dir", "control characters"],
+    ),
+    (
+        "unknown-host-key",
+        {"profile.yml": p(hosts=[{"name": "c1", "adress": "192.0.2.1"}])},
+        ["profile.yml", "hosts[0].adress", "unknown key"],
+    ),
 ]
 
 
@@ -225,8 +414,10 @@ def load_like_the_plugin(profile_path):
 
 def test_the_base_tree_loads(tmp_path):
     profile = load_like_the_plugin(write_tree(tmp_path, {}))
-    assert [(h.name, h.address, h.ssh.port) for h in profile.hosts] == [("c1", "192.0.2.11", None),
-                                                                        ("c2", "192.0.2.12", 2222)]
+    assert [(h.name, h.address, h.ssh.port) for h in profile.hosts] == [
+        ("c1", "192.0.2.11", None),
+        ("c2", "192.0.2.12", 2222),
+    ]
 
 
 def test_there_are_at_least_40_cases():
@@ -239,37 +430,71 @@ def test_bad_input_is_one_line_naming_file_and_key(tmp_path, files, expected):
         load_like_the_plugin(write_tree(tmp_path, files))
     message = str(err.value)
     assert "\n" not in message and "\r" not in message, message
-    assert message.startswith(str(tmp_path)), message   # the file, with its full path, comes first
+    assert message.startswith(str(tmp_path)), message  # the file, with its full path, comes first
     for part in expected:
         assert part in message, message
-    assert PASSWORD.split("-")[0] not in message   # not even a piece of the password
+    assert PASSWORD.split("-")[0] not in message  # not even a piece of the password
 
 
-@pytest.mark.parametrize("files", [
-    {"profile.yml": p(hosts=[{"name": "c1", "address": "2001:db8::11"}, {"name": "c2", "address": "c2.example.net."},
-                             {"name": "c_3", "address": "192.0.2.13", "user": "svc-nova$", "port": 65535}],
-                      ssh={"jump_host": "ops@bastion:2222,[2001:db8::1]:22", "command_timeout": 1})},
-    {"kolla/multinode": inventory("[compute]  # the hypervisors", "c1 ansible_host=192.0.2.11 ansible_port='2222'",
-                                  "[compute:vars]", "ansible_user=ops.admin"),
-     "kolla/globals.d/extra.yml": "libvirt_tls: \"{{ 'yes' if network_interface == 'eth0' else 'no' }}\"\n"},
-    {"kolla/group_vars/compute.yml": "migration_hostname: \"{{ ansible_facts.nodename }}.example.net\"\n"},
-], ids=["ipv6-trailing-dot-underscore-dollar-user-jump-list", "comment-after-section-string-port", "facts-needed-later"])
+@pytest.mark.parametrize(
+    "files",
+    [
+        {
+            "profile.yml": p(
+                hosts=[
+                    {"name": "c1", "address": "2001:db8::11"},
+                    {"name": "c2", "address": "c2.example.net."},
+                    {"name": "c_3", "address": "192.0.2.13", "user": "svc-nova$", "port": 65535},
+                ],
+                ssh={"jump_host": "ops@bastion:2222,[2001:db8::1]:22", "command_timeout": 1},
+            )
+        },
+        {
+            "kolla/multinode": inventory(
+                "[compute]  # the hypervisors",
+                "c1 ansible_host=192.0.2.11 ansible_port='2222'",
+                "[compute:vars]",
+                "ansible_user=ops.admin",
+            ),
+            "kolla/globals.d/extra.yml": "libvirt_tls: \"{{ 'yes' if network_interface == 'eth0' else 'no' }}\"\n",
+        },
+        {"kolla/group_vars/compute.yml": 'migration_hostname: "{{ ansible_facts.nodename }}.example.net"\n'},
+    ],
+    ids=[
+        "ipv6-trailing-dot-underscore-dollar-user-jump-list",
+        "comment-after-section-string-port",
+        "facts-needed-later",
+    ],
+)
 def test_unusual_but_valid_input_still_loads(tmp_path, files):
     load_like_the_plugin(write_tree(tmp_path, files))
 
 
 # The run as users start it: refused in pytest_configure, before collection and before any ssh.
-SUBPROCESS_CASES = ["binary-profile", "binary-globals", "jinja-zero-division", "jinja-str-plus-int",
-                    "duplicate-host-in-profile", "ansible_port-abc", "ini-missing-bracket", "binary-waiver-file",
-                    "ansible_host-option"]
+SUBPROCESS_CASES = [
+    "binary-profile",
+    "binary-globals",
+    "jinja-zero-division",
+    "jinja-str-plus-int",
+    "duplicate-host-in-profile",
+    "ansible_port-abc",
+    "ini-missing-bracket",
+    "binary-waiver-file",
+    "ansible_host-option",
+]
 
 
 @pytest.mark.parametrize("case", SUBPROCESS_CASES)
 def test_a_refused_run_exits_4_with_one_line_before_any_host(tmp_path, case):
     files, expected = next(c[1:] for c in CASES if c[0] == case)
     profile = write_tree(tmp_path, files)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--profile", str(profile), "-p", "no:cacheprovider"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--profile", str(profile), "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == ExitCode.PROFILE_ERROR, out
     assert "Traceback" not in out and "INTERNALERROR" not in out, out
@@ -281,7 +506,12 @@ def test_a_refused_run_exits_4_with_one_line_before_any_host(tmp_path, case):
 
 
 def test_a_newline_in_the_profile_path_does_not_split_the_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--profile", "no\nsuch.yml", "-p", "no:cacheprovider"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--profile", "no\nsuch.yml", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert proc.returncode == ExitCode.PROFILE_ERROR and lines == ["ERROR: no\\nsuch.yml: profile not found"], lines

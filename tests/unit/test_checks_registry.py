@@ -1,5 +1,6 @@
 """The branch tests cover the registry: every check has recorded cases, a passing one and a failing (or warning) one;
 the shared expectation is Kolla's defaults; the fake refuses what nobody recorded."""
+
 from __future__ import annotations
 
 import collections
@@ -23,8 +24,14 @@ from tests.unit import (
 )
 from tests.unit.recorded import BASE, DERIVE, SASL_PASSWORD, RecordedFacts, recording
 
-MODULES = (test_checks_virt, test_checks_sasl, test_checks_tls, test_checks_libvirt_mode, test_checks_ovs,
-           test_checks_cleanup)
+MODULES = (
+    test_checks_virt,
+    test_checks_sasl,
+    test_checks_tls,
+    test_checks_libvirt_mode,
+    test_checks_ovs,
+    test_checks_cleanup,
+)
 
 
 def cases():
@@ -65,10 +72,14 @@ def test_base_expectation_is_kollas_defaults(tmp_path):
 
 # -- the fake itself ------------------------------------------------------------------------------------------------
 
+
 def test_unrecorded_probe_fails_loudly_naming_probe_and_args():
     facts = RecordedFacts({virt.cpuinfo: recording("container_tls").value(virt.cpuinfo)})
-    with pytest.raises(AssertionError, match=r"conformance\.probes\.virt\.libvirt_kvm_domain\(facts, 'nova_libvirt'\)"
-                                             r".*did not record.*virt\.cpuinfo"):
+    with pytest.raises(
+        AssertionError,
+        match=r"conformance\.probes\.virt\.libvirt_kvm_domain\(facts, 'nova_libvirt'\)"
+        r".*did not record.*virt\.cpuinfo",
+    ):
         facts.probe(virt.libvirt_kvm_domain, "nova_libvirt")
 
 
@@ -78,16 +89,21 @@ def test_exact_arguments_win_over_any_and_exceptions_are_raised():
     assert facts.probe(virt.libvirt_kvm_domain, "nova_libvirt") == "any"
     facts.record(virt.libvirt_kvm_domain, ContainerUnavailable("nova_libvirt", "is restarting"))
     with pytest.raises(ContainerUnavailable):
-        facts.probe(virt.libvirt_kvm_domain, None)      # a later record for any arguments replaces the exact one
+        facts.probe(virt.libvirt_kvm_domain, None)  # a later record for any arguments replaces the exact one
 
 
 def test_derive_runs_a_combining_probe_on_the_records():
-    facts = RecordedFacts({libvirt_host.daemons: libvirt_host.parse_daemons("321 3145753:5693829 libvirtd\n"
-                                                                              "578 65024:2 libvirtd\nself 65024:2\n")})
+    facts = RecordedFacts(
+        {
+            libvirt_host.daemons: libvirt_host.parse_daemons(
+                "321 3145753:5693829 libvirtd\n578 65024:2 libvirtd\nself 65024:2\n"
+            )
+        }
+    )
     assert [d.pid for d in libvirt_host.host_daemons(facts)] == [578]
     facts.record(engine.containers, DERIVE)
     with pytest.raises(AssertionError, match="cannot run a command"):
-        facts.probe(engine.containers)                   # a probe that runs commands cannot be derived
+        facts.probe(engine.containers)  # a probe that runs commands cannot be derived
 
 
 def test_a_replay_fails_when_the_probe_no_longer_asks_what_was_recorded():
@@ -98,8 +114,10 @@ def test_a_replay_fails_when_the_probe_no_longer_asks_what_was_recorded():
 
 # -- the registry's own branches ------------------------------------------------------------------------------------
 
+
 def test_registry_refuses_bad_and_duplicate_ids():
     from conformance.checks import REGISTRY, check
+
     before = dict(REGISTRY)
     with pytest.raises(ValueError, match="bad check id 'virt.Bad_Id'"):
         check("virt.Bad_Id", title="t", severity=Status.PASS, phases=(), rationale="r", doc="d")
@@ -112,6 +130,7 @@ def test_registry_refuses_bad_and_duplicate_ids():
 
 def test_check_help_is_its_page_or_the_rationale():
     from conformance.checks import REGISTRY
+
     dev_kvm = REGISTRY["virt.dev-kvm"]
     assert dev_kvm.area_title == "Hardware virtualisation"
     assert dev_kvm.page_path.name == "virt.dev-kvm.md" and dev_kvm.page == dev_kvm.page_path.read_text()

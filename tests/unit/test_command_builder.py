@@ -10,6 +10,7 @@
     a parameter of a non-wrapper function to the calls of that function in the same module; a call to a function
     of the same module to what it returns.
 """
+
 from __future__ import annotations
 
 import ast
@@ -87,7 +88,7 @@ def test_script_passes_each_value_as_one_positional_parameter(value, jail):
 @pytest.mark.parametrize("value", HOSTILE, ids=IDS)
 def test_a_value_stays_an_operand_after_double_dash(value, jail):
     """What the fixes rely on for leading '-': `cmd -- %s` never reads the value as an option."""
-    result = _sh(shell("set -- %s; printf %%s \"$1\"", value), cwd=jail)
+    result = _sh(shell('set -- %s; printf %%s "$1"', value), cwd=jail)
     assert result.stdout.decode() == value
 
 
@@ -120,9 +121,9 @@ CHECKED = {
     "on_rollback": (0, ("command",)),
     "after_restore": (0, ("command",)),
 }
-EXTRA_KEYWORDS = {"Command": ("undo",)}          # checked wherever they appear in the call
+EXTRA_KEYWORDS = {"Command": ("undo",)}  # checked wherever they appear in the call
 BUILDERS = {"shell", "script", "join", "with_status_line", "container_name", "engine_name"}
-NOT_COMMANDS = {"subprocess", "asyncio", "pytest"}   # `subprocess.run([...])` runs an argv list, no shell
+NOT_COMMANDS = {"subprocess", "asyncio", "pytest"}  # `subprocess.run([...])` runs an argv list, no shell
 
 
 def _sources() -> list[Path]:
@@ -139,7 +140,7 @@ class _Module:
         for node in ast.walk(self.tree):
             for child in ast.iter_child_nodes(node):
                 self.parents[child] = node
-        self.constants: dict[str, list[ast.AST]] = {}     # module-level assignments
+        self.constants: dict[str, list[ast.AST]] = {}  # module-level assignments
         self.imported: set[str] = set()
         self.functions: dict[str, list[ast.FunctionDef]] = {}
         for node in self.tree.body:
@@ -195,8 +196,11 @@ def _receiver(func: ast.AST) -> str | None:
 
 def _params(function) -> list[str]:
     args = function.args
-    return [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs] + \
-        ([args.vararg.arg] if args.vararg else []) + ([args.kwarg.arg] if args.kwarg else [])
+    return (
+        [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+        + ([args.vararg.arg] if args.vararg else [])
+        + ([args.kwarg.arg] if args.kwarg else [])
+    )
 
 
 class Checker:
@@ -217,12 +221,13 @@ class Checker:
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
             return all(self.literal(e, seen, comp_vars) for e in node.elts)
         if isinstance(node, ast.Dict):
-            return all(self.literal(v, seen, comp_vars) for v in node.values if v is not None) and \
-                all(self.literal(k, seen, comp_vars) for k in node.keys if k is not None)
+            return all(self.literal(v, seen, comp_vars) for v in node.values if v is not None) and all(
+                self.literal(k, seen, comp_vars) for k in node.keys if k is not None
+            )
         if isinstance(node, ast.JoinedStr):
             return all(self.literal(v.value, seen, comp_vars) for v in node.values if isinstance(v, ast.FormattedValue))
         if isinstance(node, ast.BinOp):
-            if isinstance(node.op, ast.Mult):   # literal text repeated: "%s" * n, ["%s"] * len(argv)
+            if isinstance(node.op, ast.Mult):  # literal text repeated: "%s" * n, ["%s"] * len(argv)
                 return self.literal(node.left, seen, comp_vars) or self.literal(node.right, seen, comp_vars)
             return self.literal(node.left, seen, comp_vars) and self.literal(node.right, seen, comp_vars)
         if isinstance(node, ast.Name):
@@ -230,17 +235,21 @@ class Checker:
                 return True
             if node.id in self.m.constants and node.id not in seen:
                 return all(self.literal(v, seen | {node.id}, comp_vars) for v in self.m.constants[node.id])
-            return node.id in self.m.imported     # another module's constant: checked in that module
+            return node.id in self.m.imported  # another module's constant: checked in that module
         if isinstance(node, ast.Subscript):
             return self.literal(node.value, seen, comp_vars)
-        if isinstance(node, ast.Attribute):      # a constant of an imported module (sasl.SASLDB)
+        if isinstance(node, ast.Attribute):  # a constant of an imported module (sasl.SASLDB)
             return isinstance(node.value, ast.Name) and node.value.id in self.m.imported
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                node.func.attr in ("join", "strip", "replace", "upper", "lower", "split", "rstrip", "lstrip"):
-            return self.literal(node.func.value, seen, comp_vars) and \
-                all(self.literal(a, seen, comp_vars) for a in node.args)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("join", "strip", "replace", "upper", "lower", "split", "rstrip", "lstrip")
+        ):
+            return self.literal(node.func.value, seen, comp_vars) and all(
+                self.literal(a, seen, comp_vars) for a in node.args
+            )
         if isinstance(node, ast.Call) and _call_name(node.func) in ("len", "int", "range", "tuple", "list", "sorted"):
-            return True                          # a count or a copy of literal items: no text of its own
+            return True  # a count or a copy of literal items: no text of its own
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             bound = comp_vars
             for gen in node.generators:
@@ -266,7 +275,8 @@ class Checker:
             if self.literal(node):
                 return
             kind = {ast.Mod: "%-formatted string", ast.Add: "+ concatenation with a non-literal"}.get(
-                type(node.op), f"{type(node.op).__name__} expression")
+                type(node.op), f"{type(node.op).__name__} expression"
+            )
             self.violations.append(f"{self.where(node, call)}: {kind} as the command of {what}()")
             return
         if isinstance(node, ast.Call):
@@ -276,8 +286,8 @@ class Checker:
                     self.violations.append(f"{self.where(node, call)}: .format() as the command of {what}()")
                 return
             if name in BUILDERS or name in CHECKED:
-                return                           # built (its own template is checked where it is called)
-            if name == "Shell":                  # the type itself: whatever it wraps must be built or literal
+                return  # built (its own template is checked where it is called)
+            if name == "Shell":  # the type itself: whatever it wraps must be built or literal
                 for arg in node.args:
                     self.check_command(arg, call, depth + 1, seen)
                 return
@@ -286,8 +296,11 @@ class Checker:
                 if (function.name, id(function)) in seen:
                     continue
                 for ret in ast.walk(function):
-                    if isinstance(ret, ast.Return) and ret.value is not None and \
-                            self.m.enclosing_function(ret) is function:
+                    if (
+                        isinstance(ret, ast.Return)
+                        and ret.value is not None
+                        and self.m.enclosing_function(ret) is function
+                    ):
                         self.check_command(ret.value, call, depth + 1, seen | {(function.name, id(function))})
             return
         if isinstance(node, ast.IfExp):
@@ -339,20 +352,30 @@ class Checker:
             if isinstance(node, ast.Assign) and any(name in _names(t) for t in node.targets):
                 found = True
                 if any(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets):
-                    values.append(node.value if not isinstance(node.value, (ast.Tuple, ast.List)) else
-                                  _unpacked(node, name))
+                    values.append(
+                        node.value if not isinstance(node.value, (ast.Tuple, ast.List)) else _unpacked(node, name)
+                    )
                 else:
                     values.append(node.value)
             elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and name in _names(node.target):
                 found = True
                 if node.value is not None:
-                    values.append(node.value if isinstance(node, ast.AnnAssign) else
-                                  ast.BinOp(left=ast.Name(id=name), op=node.op, right=node.value,
-                                            lineno=node.lineno, col_offset=node.col_offset))
+                    values.append(
+                        node.value
+                        if isinstance(node, ast.AnnAssign)
+                        else ast.BinOp(
+                            left=ast.Name(id=name),
+                            op=node.op,
+                            right=node.value,
+                            lineno=node.lineno,
+                            col_offset=node.col_offset,
+                        )
+                    )
             elif isinstance(node, (ast.For, ast.comprehension)) and name in _names(node.target):
-                found = True                     # an item of a list of built commands (checked where built)
-            elif isinstance(node, ast.withitem) and node.optional_vars is not None and \
-                    name in _names(node.optional_vars):
+                found = True  # an item of a list of built commands (checked where built)
+            elif (
+                isinstance(node, ast.withitem) and node.optional_vars is not None and name in _names(node.optional_vars)
+            ):
                 found = True
             elif isinstance(node, ast.NamedExpr) and node.target.id == name:
                 found = True
@@ -361,7 +384,7 @@ class Checker:
 
     def check_parameter(self, function, name: str, call: ast.Call, depth: int, seen: frozenset) -> None:
         if function.name in CHECKED or function.name in BUILDERS or function.name.startswith("__"):
-            return                               # a wrapper: its callers are checked by name
+            return  # a wrapper: its callers are checked by name
         params = [a.arg for a in function.args.posonlyargs + function.args.args]
         index = params.index(name) if name in params else None
         is_method = bool(params) and params[0] in ("self", "cls")
@@ -410,14 +433,13 @@ def violations(paths=None) -> list[str]:
 
 def test_no_call_site_builds_a_command_by_interpolation():
     found = violations()
-    assert not found, "commands built by interpolation (pass the values as arguments to shell()):\n" + \
-        "\n".join(found)
+    assert not found, "commands built by interpolation (pass the values as arguments to shell()):\n" + "\n".join(found)
 
 
 def test_the_static_check_finds_each_kind_of_interpolation(tmp_path):
     """The checker itself: each forbidden shape is found, each allowed one is not."""
     sample = tmp_path / "sample.py"
-    sample.write_text('''
+    sample.write_text("""
 from conformance.command import shell, script
 TEMPLATE = "cat %s"
 JOINED = TEMPLATE + " | wc -l"
@@ -459,7 +481,7 @@ def good(facts, remote, path, argv, engine):
     command = "stat %s" if path else "ls %s"
     facts.run(command, path)
     subprocess.run(["sh", "-c", f"echo {path}"])
-''')
+""")
     found = violations([sample])
     lines = sorted(int(v.split(":")[1].split()[0]) for v in found)
     assert lines == [7, 10, 11, 12, 13, 14, 15, 16, 18, 19, 27], "\n".join(found)
@@ -467,7 +489,7 @@ def good(facts, remote, path, argv, engine):
 
 def _offset(text: str, line: int, col: int) -> int:
     lines = text.splitlines(keepends=True)
-    return sum(len(l) for l in lines[:line - 1]) + len(lines[line - 1].encode()[:col].decode())
+    return sum(len(text_line) for text_line in lines[: line - 1]) + len(lines[line - 1].encode()[:col].decode())
 
 
 def test_every_call_site_is_seen(tmp_path):
@@ -478,8 +500,11 @@ def test_every_call_site_is_seen(tmp_path):
         text = path.read_text()
         module = _Module(path)
         for node in ast.walk(module.tree):
-            if not isinstance(node, ast.Call) or _call_name(node.func) not in CHECKED or \
-                    _receiver(node.func) in NOT_COMMANDS:
+            if (
+                not isinstance(node, ast.Call)
+                or _call_name(node.func) not in CHECKED
+                or _receiver(node.func) in NOT_COMMANDS
+            ):
                 continue
             index = CHECKED[_call_name(node.func)][0]
             if len(node.args) <= index + 1 or isinstance(node.args[index + 1], ast.Starred):
@@ -496,7 +521,7 @@ def test_every_call_site_is_seen(tmp_path):
             found = [v for v in violations([target]) if v.startswith(f"{path.name}:{template.lineno}")]
             assert found, f"{path.relative_to(REPO)}:{node.lineno}: an interpolated template was not reported"
             seen += 1
-    assert seen >= 25, seen   # the walk reached the probes, fixes, backup and lock scripts (29 when written)
+    assert seen >= 25, seen  # the walk reached the probes, fixes, backup and lock scripts (29 when written)
 
 
 def test_sh_is_there():

@@ -1,4 +1,5 @@
 """Expectations resolved from Kolla's defaults and an operator's files, in Ansible's precedence."""
+
 import pytest
 
 from conformance.errors import ProfileError
@@ -6,11 +7,16 @@ from conformance.kolla import expectations
 from conformance.kolla.config import KollaConfig
 from conformance.kolla.templar import NeedsHostFacts
 
-FACTS = {"nodename": "compute01.example", "hostname": "compute01", "interfaces": {"eth0": "10.0.0.11",
-                                                                                 "eth1": "192.168.9.11"}}
+FACTS = {
+    "nodename": "compute01.example",
+    "hostname": "compute01",
+    "interfaces": {"eth0": "10.0.0.11", "eth1": "192.168.9.11"},
+}
 
 
-def kolla_tree(tmp_path, globals_yml="", inventory="[compute]\ncompute01\n", passwords="libvirt_sasl_password: pw-123456\n"):
+def kolla_tree(
+    tmp_path, globals_yml="", inventory="[compute]\ncompute01\n", passwords="libvirt_sasl_password: pw-123456\n"
+):
     (tmp_path / "globals.yml").write_text(globals_yml)
     (tmp_path / "passwords.yml").write_text(passwords)
     (tmp_path / "multinode").write_text(inventory)
@@ -27,8 +33,8 @@ def test_kolla_defaults(tmp_path):
     assert (exp.virt_type, exp.libvirt_container, exp.container_engine) == ("kvm", True, "docker")
     assert (exp.libvirt_tls, exp.libvirt_port, exp.sasl_enabled, exp.sasl_authname) == (False, 16509, True, "nova")
     assert exp.sasl_mech_list == ("DIGEST-MD5",)
-    assert exp.migration_hostname == "compute01.example"     # ansible_facts.nodename
-    assert exp.migration_address == "10.0.0.11"              # 'migration' | kolla_address via eth0
+    assert exp.migration_hostname == "compute01.example"  # ansible_facts.nodename
+    assert exp.migration_address == "10.0.0.11"  # 'migration' | kolla_address via eth0
     assert exp.libvirt_uri == "qemu+tcp://10.0.0.11/system"
     assert exp.sasl_password.reveal() == "pw-123456" and "pw-123456" not in repr(exp)
     assert not exp.expects_secrets_volume
@@ -59,11 +65,12 @@ def test_inventory_host_vars_beat_kolla_group_vars_all(tmp_path):
 
 def test_inventory_file_group_vars_lose_to_kolla_group_vars_all(tmp_path):
     # Ansible ranks playbook group_vars/all above inventory *file* group vars: a classic trap.
-    config = kolla_tree(tmp_path, "", "[compute]\ncompute01\n[compute:vars]\nnova_compute_virt_type=qemu\n"
-                                      "libvirt_tls=yes\n")
+    config = kolla_tree(
+        tmp_path, "", "[compute]\ncompute01\n[compute:vars]\nnova_compute_virt_type=qemu\nlibvirt_tls=yes\n"
+    )
     exp = resolve(config)
-    assert exp.virt_type == "kvm"          # Kolla's group_vars/all default wins
-    assert exp.libvirt_tls is True         # but a role default loses to the inventory group var
+    assert exp.virt_type == "kvm"  # Kolla's group_vars/all default wins
+    assert exp.libvirt_tls is True  # but a role default loses to the inventory group var
 
 
 def test_profile_overrides_win(tmp_path):
@@ -92,17 +99,20 @@ def test_release_before_19_expects_secrets_volume(tmp_path):
 def test_static_validation_needs_no_host(tmp_path):
     config = kolla_tree(tmp_path)
     variables = config.variables("compute01", [], facts=None)
-    expectations.validate_static(variables)           # no SSH needed
+    expectations.validate_static(variables)  # no SSH needed
     with pytest.raises(NeedsHostFacts):
         variables["migration_hostname"]
 
 
-@pytest.mark.parametrize("globals_yml, key, problem", [
-    ("nova_compute_virt_type: xen\n", "nova_compute_virt_type", "'xen' is not one of kvm, qemu"),
-    ("libvirt_tls: maybe\n", "libvirt_tls", "expected a boolean"),
-    ("libvirt_sasl_mech_list: 5\n", "libvirt_sasl_mech_list", "expected a list of strings"),
-    ("kolla_container_engine: \"{{ nope }}\"\n", "kolla_container_engine", "'nope' is undefined"),
-])
+@pytest.mark.parametrize(
+    "globals_yml, key, problem",
+    [
+        ("nova_compute_virt_type: xen\n", "nova_compute_virt_type", "'xen' is not one of kvm, qemu"),
+        ("libvirt_tls: maybe\n", "libvirt_tls", "expected a boolean"),
+        ("libvirt_sasl_mech_list: 5\n", "libvirt_sasl_mech_list", "expected a list of strings"),
+        ('kolla_container_engine: "{{ nope }}"\n', "kolla_container_engine", "'nope' is undefined"),
+    ],
+)
 def test_bad_values_name_file_and_key(tmp_path, globals_yml, key, problem):
     config = kolla_tree(tmp_path, globals_yml)
     with pytest.raises(ProfileError) as err:
@@ -118,6 +128,8 @@ def test_missing_interface_is_clear(tmp_path):
 
 
 def test_self_reference_is_reported(tmp_path):
-    config = kolla_tree(tmp_path, "api_interface: \"{{ migration_interface }}\"\nmigration_interface: \"{{ api_interface }}\"\n")
+    config = kolla_tree(
+        tmp_path, 'api_interface: "{{ migration_interface }}"\nmigration_interface: "{{ api_interface }}"\n'
+    )
     with pytest.raises(ProfileError, match="refers to itself"):
         resolve(config)

@@ -1,4 +1,5 @@
 """Kolla's own inventory files parse as Ansible parses them."""
+
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def test_group_order_puts_children_after_parents(tmp_path):
     path.write_text("[compute]\nc1\n[hypervisors:children]\ncompute\n[hypervisors:vars]\nx=1\n")
     inv = load_inventory(path)
     assert inv.groups_of("c1") == ["all", "hypervisors", "compute"]
-    assert inv.group_vars["hypervisors"] == {"x": "1"}   # [g:vars] values stay strings, as in Ansible
+    assert inv.group_vars["hypervisors"] == {"x": "1"}  # [g:vars] values stay strings, as in Ansible
 
 
 def test_inline_host_vars_are_literals_and_ranges_expand(tmp_path):
@@ -76,12 +77,15 @@ def test_group_vars_and_host_vars_folders(tmp_path):
     assert inv.dir_host_vars["c1"] == {"migration_interface": "eth1"}
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("[compute:bogus]\nc1\n", "unknown section kind"),
-    ("[compute:vars]\njustakey\n", "expected key=value"),
-    ("[compute]\nc1 novalue\n", "expected key=value"),
-    ("[compute]\nc[1:x]\n", "bad host range"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[compute:bogus]\nc1\n", "unknown section kind"),
+        ("[compute:vars]\njustakey\n", "expected key=value"),
+        ("[compute]\nc1 novalue\n", "expected key=value"),
+        ("[compute]\nc[1:x]\n", "bad host range"),
+    ],
+)
 def test_bad_ini_is_one_line_naming_file_and_line(tmp_path, text, problem):
     path = tmp_path / "inv"
     path.write_text(text)

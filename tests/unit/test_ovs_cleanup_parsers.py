@@ -1,5 +1,6 @@
 """Parsers of the ovs / libvirt placement / cleanup probes, on output captured from the lab's hosts
 (tests/unit/data/ovs_cleanup/, made with the commands the probes run)."""
+
 from pathlib import Path
 
 from conformance.access import CommandResult
@@ -46,7 +47,7 @@ def test_volume_listings_of_both_engines_agree():
 def test_inspect_names_and_volumes_of_both_engines():
     for name in ("docker_inspect_nova_compute.json", "podman_inspect_nova_compute.json"):
         [compute] = engine.parse_inspect(read(name))
-        assert compute.name == "nova_compute", name       # docker's leading "/" is gone
+        assert compute.name == "nova_compute", name  # docker's leading "/" is gone
         assert {"libvirtd", "nova_compute", "kolla_logs"} <= set(compute.volumes), name
         assert compute.running, name
 
@@ -75,8 +76,10 @@ def test_ss_listeners_with_processes():
 
 
 def test_ss_wildcard_and_ipv6_listeners_cover_any_address():
-    text = ('LISTEN 0 1000 0.0.0.0:16509 0.0.0.0:* users:(("libvirtd",pid=9,fd=3))\n'
-            'LISTEN 0 1000 [::]:16514 [::]:* users:(("systemd",pid=1,fd=40))\n')
+    text = (
+        'LISTEN 0 1000 0.0.0.0:16509 0.0.0.0:* users:(("libvirtd",pid=9,fd=3))\n'
+        'LISTEN 0 1000 [::]:16514 [::]:* users:(("systemd",pid=1,fd=40))\n'
+    )
     tcp, tls = libvirt_host.parse_ss(text)
     assert tcp.covers("10.0.0.5") and tls.covers("10.0.0.5") and tls.port == 16514
 
@@ -91,9 +94,11 @@ def test_pgrep_counts_vms_as_kolla_does():
 # -- ovs-vsctl ---------------------------------------------------------------------------------------------------
 def test_kolla_wrapper_engine():
     assert ovs.parse_wrapper(read("ovs-vsctl.wrapper")) == "docker"
-    assert ovs.parse_wrapper('#!/bin/bash\nexec /usr/bin/podman exec -u root openvswitch_vswitchd ovs-vsctl "$@"\n') \
+    assert (
+        ovs.parse_wrapper('#!/bin/bash\nexec /usr/bin/podman exec -u root openvswitch_vswitchd ovs-vsctl "$@"\n')
         == "podman"
-    assert ovs.parse_wrapper("#!/bin/sh\nexec /usr/lib/openvswitch/ovs-vsctl \"$@\"\n") is None
+    )
+    assert ovs.parse_wrapper('#!/bin/sh\nexec /usr/lib/openvswitch/ovs-vsctl "$@"\n') is None
 
 
 def test_host_binary_kinds():
@@ -124,6 +129,7 @@ def test_version_mismatch_is_judged_on_real_outputs():
     this machine. The outputs are those of ovs-vsctl 3.1.0 (captured in the lab) and of ovs-vswitchd 2.17.9."""
     from conformance.checks.ovs import judge_versions
     from conformance.model import Status
+
     client = read("ovs_vsctl_version_show.txt")
     server_217 = "ovs-vswitchd (Open vSwitch) 2.17.9\n"
     mismatch = judge_versions(client, "/usr/bin/ovs-vsctl", server_217, "container openvswitch_vswitchd")

@@ -1,6 +1,7 @@
 """Framing and the per-host hang accounting, in milliseconds. The real cases (a SIGSTOPped dockerd and libvirtd,
 a noisy .bashrc) run on lab hosts in tests/e2e/test_bounded_hosts.py; here a stand-in connection times out on
 demand, so every branch of the accounting is pinned down."""
+
 from __future__ import annotations
 
 import subprocess
@@ -20,8 +21,11 @@ def _sh(text: str) -> str:
 @pytest.mark.parametrize("noise", ["", "NOISE\n", "a:1:b:c:\n", "KCF0000000000000000B:0:eA==::KCF0000000000000000E\n"])
 def test_a_frame_is_read_whatever_the_login_shell_prints_around_it(noise):
     frame = Frame()
-    out = _sh(f"echo '{noise}'; echo err-noise >&2; " + frame.wrap(shell("printf '%%s|%%s' %s %s; echo e >&2; exit 3",
-                                                                          "a b", "$(x)"), 10) + "; echo trailing")
+    out = _sh(
+        f"echo '{noise}'; echo err-noise >&2; "
+        + frame.wrap(shell("printf '%%s|%%s' %s %s; echo e >&2; exit 3", "a b", "$(x)"), 10)
+        + "; echo trailing"
+    )
     framed = frame.parse(noise + out)
     assert (framed.rc, framed.stdout, framed.stderr) == (3, "a b|$(x)", "e\n")
 
@@ -58,11 +62,11 @@ def test_a_hung_daemon_is_waited_for_once_and_named():
     with pytest.raises(ReadTimedOut, match="did not answer within 6s on h1"):
         facts.run_in("nova_libvirt", "virsh version --daemon")
     with pytest.raises(ReadTimedOut, match="not read: .*virsh"):
-        facts.run("virsh -c qemu:///system domcapabilities")    # libvirtd again, from the host: not waited for
+        facts.run("virsh -c qemu:///system domcapabilities")  # libvirtd again, from the host: not waited for
     with pytest.raises(ReadTimedOut):
-        facts.run_in("nova_libvirt", "cat /etc/libvirt/libvirtd.conf")   # the same container: not waited for
-    assert facts.run("sed -n 1p /proc/cpuinfo").stdout == "ok\n"      # the host itself still answers
-    assert facts.run_in("nova_compute", "cat /x").ok                   # so does another container
+        facts.run_in("nova_libvirt", "cat /etc/libvirt/libvirtd.conf")  # the same container: not waited for
+    assert facts.run("sed -n 1p /proc/cpuinfo").stdout == "ok\n"  # the host itself still answers
+    assert facts.run_in("nova_compute", "cat /x").ok  # so does another container
     assert [t for c, t in conn.sent if "virsh" in c] == [6]
     assert facts.lost == 6
 
@@ -79,14 +83,14 @@ def test_a_hung_engine_blocks_every_exec_but_not_the_host():
 def test_no_read_waits_longer_than_the_profile_or_the_host_has_left():
     conn = _Connection(hangs={"a-", "b-"}, command_timeout=6)
     facts = Facts(conn, engine="docker")
-    facts.run("x", timeout=120)                          # a probe's wish never beats the profile
+    facts.run("x", timeout=120)  # a probe's wish never beats the profile
     assert conn.sent[-1] == ("x", 6)
     for name in ("a-1", "b-1"):
         with pytest.raises(ReadTimedOut):
             facts.run(name)
     assert facts.lost == 12 == facts.hang_budget
     with pytest.raises(ReadTimedOut, match="stopped answering: 12s lost"):
-        facts.run("y")                                   # the budget is spent: nothing more is waited for
+        facts.run("y")  # the budget is spent: nothing more is waited for
     assert conn.sent[-1][0] == "b-1"
 
 
@@ -97,7 +101,7 @@ def test_a_timeout_is_remembered_until_the_host_is_read_again():
         with pytest.raises(ReadTimedOut):
             facts.run("virsh version")
     assert len(conn.sent) == 1
-    facts.invalidate()                                   # after a fix: read again, the budget spent stays spent
+    facts.invalidate()  # after a fix: read again, the budget spent stays spent
     conn.hangs.clear()
     assert facts.run("virsh version").ok and facts.lost == 6
 
@@ -106,5 +110,6 @@ def test_an_exec_that_did_not_end_is_not_an_answer():
     class Dying(_Connection):
         def container_exec(self, engine, container, command, timeout=None):
             return CommandResult(command, 137, "partial", "", exec_error="container stopped")
+
     with pytest.raises(ContainerUnavailable, match="container stopped"):
         Facts(Dying(), engine="docker").run_in("nova_libvirt", "ls")

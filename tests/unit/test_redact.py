@@ -1,4 +1,5 @@
 """Secrets are masked in every text bound for output."""
+
 import logging
 
 from conformance.redact import MASK, Redactor, secret_leaves

@@ -6,6 +6,7 @@ fix registry says and names the lab faults that fail its check; every check has 
 not; every fix is keyed on a check and does what its kind says on recorded contexts; every Kolla citation
 resolves inside the repository.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +18,7 @@ import pytest
 
 from conformance import catalog
 from conformance.access import CommandResult
-from conformance.checks import AREAS, PAGES, _ID, all_checks
+from conformance.checks import _ID, AREAS, PAGES, all_checks
 from conformance.facts import FileFact
 from conformance.model import Phase, Severity
 from conformance.probes.libvirt_host import Daemon
@@ -35,11 +36,11 @@ FIX_KINDS = {FixKind.AUTO: 4, FixKind.SOME: 7, FixKind.MANUAL: 8}
 # Checks no fault in fixtures/lab/faults.py fails, and why. A check that gains a fault leaves this table.
 NO_LAB_FAULT = {
     "ovs.version-match": "Debian 12 offers one Open vSwitch build and the lab's containers run the host's /usr: no "
-                         "client/server mismatch can be made; judged on recorded outputs in "
-                         "tests/unit/test_ovs_cleanup_parsers.py",
+    "client/server mismatch can be made; judged on recorded outputs in "
+    "tests/unit/test_ovs_cleanup_parsers.py",
     "virt.kvm-unused": "minor, it only warns: the qemu-vt host of tests/integration/test_virt.py makes it warn",
     "libvirt.container-healthy": "the tests make it fail themselves: a SIGSTOPped libvirtd in nova_libvirt "
-                                 "(tests/e2e/test_bounded_hosts.py) and restart loops (tests/e2e/test_container_exec.py)",
+    "(tests/e2e/test_bounded_hosts.py) and restart loops (tests/e2e/test_container_exec.py)",
 }
 
 SECTIONS = ("What it verifies and why", "A passing host", "Evidence", "Fix", "Lab fault")
@@ -61,12 +62,13 @@ def faults_of(check_id: str) -> set[str]:
 
 
 def sections(page: str) -> dict[str, str]:
-    """"## Heading" -> its text; the Fix heading is "## Fix: <kind>"."""
+    """ "## Heading" -> its text; the Fix heading is "## Fix: <kind>"."""
     parts = re.split(r"^## (.+)$", page, flags=re.M)
     return {head.split(":")[0].strip(): body.strip() for head, body in zip(parts[1::2], parts[2::2])}
 
 
 # --- the check registry ---------------------------------------------------------------------------------------
+
 
 def test_counts_are_pinned(checks, fixes):
     assert len(checks) == CHECKS
@@ -92,6 +94,7 @@ def test_every_fix_is_keyed_on_a_check(checks, fixes):
 
 
 # --- pages ----------------------------------------------------------------------------------------------------
+
 
 def test_every_check_has_a_page_and_every_page_a_check(checks):
     pages = {p.stem for p in PAGES.glob("*.md")}
@@ -124,6 +127,7 @@ def test_the_catalog_fix_column_is_the_registry_kind(checks, fixes):
 
 # --- lab faults -----------------------------------------------------------------------------------------------
 
+
 def test_every_fault_names_registered_checks(checks):
     for name, fault in FAULTS.items():
         assert fault.checks and fault.checks <= set(checks), (name, fault.checks - set(checks))
@@ -145,6 +149,7 @@ def test_every_page_names_the_lab_faults_that_fail_its_check(checks):
 
 # --- citations ------------------------------------------------------------------------------------------------
 
+
 def test_every_kolla_citation_resolves_inside_the_repository():
     headings = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)[. ]", PROVENANCE.read_text(), flags=re.M))
     cited = {}
@@ -163,11 +168,12 @@ def test_every_kolla_citation_resolves_inside_the_repository():
 
 # --- fix kinds hold on recorded contexts -----------------------------------------------------------------------
 
+
 class RecordedFacts:
     """A host as recorded for one plan: probe answers by probe function name; any other probe runs on this host as
     on a real one, where files are missing unless given and a command fails the test unless `run` gives its answer."""
 
-    def __init__(self, probes=None, files=(), run=None):   # run: (rc, stdout, stderr) of every command
+    def __init__(self, probes=None, files=(), run=None):  # run: (rc, stdout, stderr) of every command
         self.probes, self.files, self.answer = dict(probes or {}), {f.path: f for f in files}, run
 
     def probe(self, fn, *args):
@@ -191,6 +197,7 @@ class RecordedFacts:
 @dataclasses.dataclass
 class By:
     """A probe answer that depends on the probe's arguments."""
+
     fn: object
 
     def __call__(self, *args):
@@ -211,11 +218,15 @@ class Refusing(RecordedFacts):
 def exps(tmp_path_factory):
     def exp(globals_yml=""):
         return resolve(kolla_tree(tmp_path_factory.mktemp("kolla"), globals_yml))
-    return {"container": exp(), "container-tls": exp("libvirt_tls: yes\n"),
-            "host": exp("enable_nova_libvirt_container: false\n"),
-            "host-tls": exp("enable_nova_libvirt_container: false\nlibvirt_tls: yes\n"),
-            "host-remove": exp("enable_nova_libvirt_container: false\nnova_libvirt_cleanup_remove_volumes: true\n"),
-            "scram-over-tcp": exp("libvirt_sasl_mech_list: ['SCRAM-SHA-256']\n")}
+
+    return {
+        "container": exp(),
+        "container-tls": exp("libvirt_tls: yes\n"),
+        "host": exp("enable_nova_libvirt_container: false\n"),
+        "host-tls": exp("enable_nova_libvirt_container: false\nlibvirt_tls: yes\n"),
+        "host-remove": exp("enable_nova_libvirt_container: false\nnova_libvirt_cleanup_remove_volumes: true\n"),
+        "scram-over-tcp": exp("libvirt_sasl_mech_list: ['SCRAM-SHA-256']\n"),
+    }
 
 
 def plan(check_id, exp, facts):
@@ -236,8 +247,11 @@ def _containers(**running):
 
 
 def _installed(mode):
-    return By(lambda name, path, container, place: SimpleNamespace(
-        fact=FileFact(path, True, mode=mode, owner="root", group="root")))
+    return By(
+        lambda name, path, container, place: SimpleNamespace(
+            fact=FileFact(path, True, mode=mode, owner="root", group="root")
+        )
+    )
 
 
 def _wrapper(engine):
@@ -246,34 +260,66 @@ def _wrapper(engine):
 
 # check id -> (expectation, facts where the fix plans actions, expectation and facts where it is manual or None)
 RECORDED = {
-    "sasl.user-exists": ("container", RecordedFacts(), None),   # the password goes through stdin: nothing read
+    "sasl.user-exists": ("container", RecordedFacts(), None),  # the password goes through stdin: nothing read
     "sasl.mech-list": ("container", RecordedFacts(), None),
     "sasl.auth-conf": ("container", RecordedFacts(run=(3, "", "")), None),
     "virt.kvm-module": ("container", RecordedFacts({"cpuinfo": SimpleNamespace(vt_flags=["vmx"])}), None),
     "sasl.mech-matches-tls": ("container", RecordedFacts(), ("scram-over-tcp", RecordedFacts())),
     "virt.dev-kvm-access": (
-        "container", RecordedFacts({"dev_kvm": SimpleNamespace(exists=True)}),
-        ("host", RecordedFacts({"dev_kvm": SimpleNamespace(exists=True), "qemu_user": ("libvirt-qemu", [64]),
-                                "group_id": By(lambda group: "993")}))),
+        "container",
+        RecordedFacts({"dev_kvm": SimpleNamespace(exists=True)}),
+        (
+            "host",
+            RecordedFacts(
+                {
+                    "dev_kvm": SimpleNamespace(exists=True),
+                    "qemu_user": ("libvirt-qemu", [64]),
+                    "group_id": By(lambda group: "993"),
+                }
+            ),
+        ),
+    ),
     "libvirt.no-host-daemon": (
-        "container", RecordedFacts({"daemons": [Daemon(4242, "libvirtd", True)], "has_systemd": True}),
-        ("container", RecordedFacts({"daemons": [Daemon(4243, "libvirtd", False)]}))),
+        "container",
+        RecordedFacts({"daemons": [Daemon(4242, "libvirtd", True)], "has_systemd": True}),
+        ("container", RecordedFacts({"daemons": [Daemon(4243, "libvirtd", False)]})),
+    ),
     "ovs.vsctl-in-libvirt-path": (
-        "host", RecordedFacts({"containers": _containers(openvswitch_vswitchd=False),
-                               "host_binary": _wrapper("docker")}),
-        ("container", RecordedFacts())),
+        "host",
+        RecordedFacts({"containers": _containers(openvswitch_vswitchd=False), "host_binary": _wrapper("docker")}),
+        ("container", RecordedFacts()),
+    ),
     "ovs.wrapper-engine": (
-        "host", RecordedFacts({"containers": _containers(openvswitch_vswitchd=True), "host_binary": _wrapper("podman"),
-                               "libvirt_vsctl": SimpleNamespace(path="/usr/local/bin:/usr/bin")}),
-        ("host", RecordedFacts({"containers": _containers(), "host_binary": _wrapper("podman")}))),
+        "host",
+        RecordedFacts(
+            {
+                "containers": _containers(openvswitch_vswitchd=True),
+                "host_binary": _wrapper("podman"),
+                "libvirt_vsctl": SimpleNamespace(path="/usr/local/bin:/usr/bin"),
+            }
+        ),
+        ("host", RecordedFacts({"containers": _containers(), "host_binary": _wrapper("podman")})),
+    ),
     "tls.installed-files": (
-        "container-tls", RecordedFacts({"installed_file": _installed(0o644)}),
-        ("container-tls", RecordedFacts({"installed_file": By(lambda name, path, container, place: SimpleNamespace(
-            fact=FileFact(path, False)))}))),
+        "container-tls",
+        RecordedFacts({"installed_file": _installed(0o644)}),
+        (
+            "container-tls",
+            RecordedFacts(
+                {"installed_file": By(lambda name, path, container, place: SimpleNamespace(fact=FileFact(path, False)))}
+            ),
+        ),
+    ),
     "cleanup.volumes": (
-        "host-remove", RecordedFacts({"volumes": SimpleNamespace(names=lambda: {"libvirtd", "nova_compute"}),
-                                      "containers_detail": SimpleNamespace(items=[])}),
-        ("host", RecordedFacts())),
+        "host-remove",
+        RecordedFacts(
+            {
+                "volumes": SimpleNamespace(names=lambda: {"libvirtd", "nova_compute"}),
+                "containers_detail": SimpleNamespace(items=[]),
+            }
+        ),
+        ("host", RecordedFacts()),
+    ),
 }
 
 

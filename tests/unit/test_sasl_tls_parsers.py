@@ -1,5 +1,6 @@
 """SASL/TLS parsers and judging helpers on real shapes: certificates made the way `kolla-ansible certificates`
 makes them, host command output as Debian prints it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,34 +19,51 @@ from conformance.probes import sasl
 from conformance.probes.tls import parse_getent_hosts, parse_ss_listeners
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-KOLLA_SUBJECT = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-                           x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "NC"),
-                           x509.NameAttribute(NameOID.LOCALITY_NAME, "RTP"),
-                           x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "kolla")])
+KOLLA_SUBJECT = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+        x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "NC"),
+        x509.NameAttribute(NameOID.LOCALITY_NAME, "RTP"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "kolla"),
+    ]
+)
 
 
 def _key():
-    return ec.generate_private_key(ec.SECP256R1())   # EC for speed; Kolla uses RSA, the checks do not care
+    return ec.generate_private_key(ec.SECP256R1())  # EC for speed; Kolla uses RSA, the checks do not care
 
 
 def _ca(key, start=NOW - dt.timedelta(minutes=5), days=1024):
     """roles/certificates generate-root.yml: CN=KollaTestCA, critical CA:TRUE, keyUsage digitalSignature,keyCertSign."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "KollaTestCA")])
-    return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(start)
-            .not_valid_after(start + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False, False), critical=True)
-            .sign(key, hashes.SHA256()))
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False, False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
 
 
-def _leaf(key, ca_key, ca, names=("compute01", "compute02"), start=NOW - dt.timedelta(minutes=5), days=500,
-          extensions=()):
+def _leaf(
+    key, ca_key, ca, names=("compute01", "compute02"), start=NOW - dt.timedelta(minutes=5), days=500, extensions=()
+):
     """generate-libvirt.yml: C=US,ST=NC,L=RTP,OU=kolla, DNS SANs only, no KU/EKU/BC, 500 days."""
-    builder = (x509.CertificateBuilder().subject_name(KOLLA_SUBJECT).issuer_name(ca.subject)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
-               .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(KOLLA_SUBJECT)
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+    )
     for extension, critical in extensions:
         builder = builder.add_extension(extension, critical=critical)
     return builder.sign(ca_key, hashes.SHA256())
@@ -59,6 +77,7 @@ def kolla():
 
 
 # --- certificates ------------------------------------------------------------------------------------------
+
 
 def test_kolla_certificate_chains_although_it_lacks_webpki_extensions(kolla):
     _, ca, _, leaf = kolla
@@ -75,7 +94,7 @@ def test_certificate_from_another_ca_does_not_chain(kolla):
 
 def test_expired_leaf_still_chains_dates_are_judged_elsewhere(kolla):
     ca_key, ca, leaf_key, _ = kolla
-    expired = _leaf(leaf_key, ca_key, ca, start=NOW - dt.timedelta(days=600))   # before the CA existed
+    expired = _leaf(leaf_key, ca_key, ca, start=NOW - dt.timedelta(days=600))  # before the CA existed
     ok, detail = certs.verify_chain(expired, ca, NOW)
     assert ok and "tls.validity" in detail
     assert certs.validity(expired, NOW, 30).status == "expired"
@@ -84,8 +103,10 @@ def test_expired_leaf_still_chains_dates_are_judged_elsewhere(kolla):
 def test_validity_states(kolla):
     ca_key, ca, leaf_key, leaf = kolla
     assert certs.validity(leaf, NOW, 30).status == "ok"
-    assert certs.validity(_leaf(leaf_key, ca_key, ca, start=NOW + dt.timedelta(days=10)), NOW, 30).status \
+    assert (
+        certs.validity(_leaf(leaf_key, ca_key, ca, start=NOW + dt.timedelta(days=10)), NOW, 30).status
         == "not-yet-valid"
+    )
     soon = certs.validity(_leaf(leaf_key, ca_key, ca, days=20), NOW, 30)
     assert soon.status == "expiring" and "< 30" in soon.detail
 
@@ -98,8 +119,9 @@ def test_leaf_ca_flag(kolla):
 
 def test_key_match_uses_only_the_public_half(kolla):
     _, _, leaf_key, leaf = kolla
-    pem = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                 serialization.NoEncryption())
+    pem = leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     assert certs.same_public_key(leaf.public_key(), certs.public_key_of_private(pem))
     assert not certs.same_public_key(leaf.public_key(), _key().public_key())
     with pytest.raises(certs.BadPem) as raised:
@@ -110,9 +132,15 @@ def test_key_match_uses_only_the_public_half(kolla):
 def test_usage_absent_allows_everything_present_must_allow_tls(kolla):
     ca_key, ca, leaf_key, leaf = kolla
     assert certs.usage_problems(leaf, ("server",)) == []
-    server_only = _leaf(leaf_key, ca_key, ca, extensions=[
-        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
-        (x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)])
+    server_only = _leaf(
+        leaf_key,
+        ca_key,
+        ca,
+        extensions=[
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+            (x509.KeyUsage(True, False, False, False, False, False, False, False, False), True),
+        ],
+    )
     assert certs.usage_problems(server_only, ("server",)) == ["keyUsage lacks keyEncipherment"]
     assert "extendedKeyUsage lacks clientAuth" in certs.usage_problems(server_only, ("client",))
 
@@ -127,13 +155,13 @@ def test_evidence_names_the_certificate_and_nothing_secret(kolla):
 def test_san_matching_is_dns_only_and_exact():
     assert san_matches("Compute01", ["compute01"])
     assert san_matches("compute01.example.org", ["*.example.org"])
-    assert not san_matches("compute01", ["compute01.example.org"])      # short nodename vs FQDN
+    assert not san_matches("compute01", ["compute01.example.org"])  # short nodename vs FQDN
     assert not san_matches("a.b.example.org", ["*.example.org"])
 
 
 # --- SASL and libvirtd config ------------------------------------------------------------------------------
 
-KOLLA_LIBVIRTD_TCP = '''listen_tcp = 1
+KOLLA_LIBVIRTD_TCP = """listen_tcp = 1
 listen_tls = 0
 auth_tcp = "sasl"
 tcp_port = "16509"
@@ -143,7 +171,7 @@ log_outputs = "3:file:/var/log/kolla/libvirt/libvirtd.log"
 listen_addr = "10.0.0.11"
 max_client_requests = 20
 max_workers = 50
-'''
+"""
 
 
 def test_listener_settings_fall_back_to_libvirtd_defaults():
@@ -161,9 +189,11 @@ def test_mech_list_as_kolla_renders_it_and_the_ssf_rule():
 
 
 def test_saslpluginviewer_output():
-    text = ("Installed and properly configured SASL (server side) mechanisms are:\n"
-            "  GSS-SPNEGO GSSAPI SCRAM-SHA-512 SCRAM-SHA-256 DIGEST-MD5 EXTERNAL CRAM-MD5 PLAIN LOGIN\n"
-            "Available SASL (server side) mechanisms matching your criteria are:\n  GSSAPI\n")
+    text = (
+        "Installed and properly configured SASL (server side) mechanisms are:\n"
+        "  GSS-SPNEGO GSSAPI SCRAM-SHA-512 SCRAM-SHA-256 DIGEST-MD5 EXTERNAL CRAM-MD5 PLAIN LOGIN\n"
+        "Available SASL (server side) mechanisms matching your criteria are:\n  GSSAPI\n"
+    )
     mechs = sasl.parse_pluginviewer(text)
     assert {"SCRAM-SHA-256", "DIGEST-MD5"} <= mechs and "ANONYMOUS" not in mechs
 
@@ -175,14 +205,17 @@ def test_plugin_files_without_pluginviewer():
 
 
 def test_sasldb_users_and_realms():
-    assert sasl.parse_sasldblistusers("nova@compute01: userPassword\nnova@compute01: cmusaslsecretOTP\n") \
-        == ("nova@compute01",)
+    assert sasl.parse_sasldblistusers("nova@compute01: userPassword\nnova@compute01: cmusaslsecretOTP\n") == (
+        "nova@compute01",
+    )
     assert sasl.parse_sasldblistusers("listusers failed\n") == ()
 
 
 def test_auth_conf_default_credentials():
-    sections = {"credentials-default": {"authname": "nova", "password": "<masked on the host>"},
-                "auth-libvirt-default": {"credentials": "default"}}
+    sections = {
+        "credentials-default": {"authname": "nova", "password": "<masked on the host>"},
+        "auth-libvirt-default": {"credentials": "default"},
+    }
     assert sasl.auth_conf_credentials(sections)["authname"] == "nova"
     assert sasl.auth_conf_credentials({"credentials-default": {"authname": "nova"}}) == {}
 
@@ -195,37 +228,65 @@ def test_advertised_mechanisms_from_libvirt_client_log():
 
 # --- name resolution and listeners -------------------------------------------------------------------------
 
+
 def test_getent_and_ss():
     assert parse_getent_hosts("10.0.0.11       compute01\n10.0.1.11       compute01\n") == ["10.0.0.11", "10.0.1.11"]
-    ss = ("LISTEN 0 50 10.0.0.11:16514 0.0.0.0:*\nLISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n"
-          "LISTEN 0 50 [::]:16509 [::]:*\nLISTEN 0 50 *:16509 *:*\n")
+    ss = (
+        "LISTEN 0 50 10.0.0.11:16514 0.0.0.0:*\nLISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n"
+        "LISTEN 0 50 [::]:16509 [::]:*\nLISTEN 0 50 *:16509 *:*\n"
+    )
     assert parse_ss_listeners(ss, 16514) == ["10.0.0.11"]
     assert parse_ss_listeners(ss, 16509) == ["::", "0.0.0.0"]
 
 
 # --- not-applicable reasons (no host needed: decided from the expectation alone) ------------------------------
 
+
 def _expectation(**changes):
     from conformance.kolla.expectations import Expectation, Secret
-    base = dict(host="compute01", release="23.0.0", virt_type="kvm", virt_type_variable="kvm", virt_type_source="x",
-                qemu_user_gid=42427, libvirt_container=True, container_engine="docker",
-                node_config_directory="/etc/kolla", libvirt_tls=True, libvirt_tls_manage_certs=True,
-                libvirt_port=16514, sasl_enabled=True, sasl_authname="nova", sasl_password=Secret("pw-123456"),
-                sasl_mech_list=("SCRAM-SHA-256",), migration_interface="eth0", migration_hostname="compute01",
-                migration_address="10.0.0.11", openvswitch_enabled=True, neutron_plugin_agent="openvswitch",
-                ovs_vsctl_wrapper_enabled=False, cleanup_remove_volumes=False, cleanup_running_vms_fatal=True)
+
+    base = dict(
+        host="compute01",
+        release="23.0.0",
+        virt_type="kvm",
+        virt_type_variable="kvm",
+        virt_type_source="x",
+        qemu_user_gid=42427,
+        libvirt_container=True,
+        container_engine="docker",
+        node_config_directory="/etc/kolla",
+        libvirt_tls=True,
+        libvirt_tls_manage_certs=True,
+        libvirt_port=16514,
+        sasl_enabled=True,
+        sasl_authname="nova",
+        sasl_password=Secret("pw-123456"),
+        sasl_mech_list=("SCRAM-SHA-256",),
+        migration_interface="eth0",
+        migration_hostname="compute01",
+        migration_address="10.0.0.11",
+        openvswitch_enabled=True,
+        neutron_plugin_agent="openvswitch",
+        ovs_vsctl_wrapper_enabled=False,
+        cleanup_remove_volumes=False,
+        cleanup_running_vms_fatal=True,
+    )
     return Expectation(**{**base, **changes})
 
 
-@pytest.mark.parametrize("check_id, changes, reason", [
-    ("sasl.live-auth", {"live_probes": False}, "live_probes is false in the profile"),
-    ("tls.live-handshake", {"live_probes": False}, "live_probes is false in the profile"),
-    ("sasl.user-exists", {"sasl_enabled": False}, "libvirt_enable_sasl is false"),
-    ("tls.chain", {"libvirt_tls": False}, "libvirt_tls is false"),
-    ("tls.files-present", {"operator_config_dir": None}, "no Kolla config dir in the profile"),
-])
+@pytest.mark.parametrize(
+    "check_id, changes, reason",
+    [
+        ("sasl.live-auth", {"live_probes": False}, "live_probes is false in the profile"),
+        ("tls.live-handshake", {"live_probes": False}, "live_probes is false in the profile"),
+        ("sasl.user-exists", {"sasl_enabled": False}, "libvirt_enable_sasl is false"),
+        ("tls.chain", {"libvirt_tls": False}, "libvirt_tls is false"),
+        ("tls.files-present", {"operator_config_dir": None}, "no Kolla config dir in the profile"),
+    ],
+)
 def test_not_applicable_says_why(check_id, changes, reason):
     from conformance import checks
+
     checks.all_checks()
     verdict = checks.REGISTRY[check_id].run(_expectation(**changes), facts=None)
     assert verdict.status.value == "n/a" and verdict.actual.startswith(reason)

@@ -1,4 +1,5 @@
 """The shipped profiles stay valid against the schema (their paths point at a real deployment, not here)."""
+
 from pathlib import Path
 
 import pytest

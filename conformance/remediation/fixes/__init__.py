@@ -3,6 +3,7 @@
 Containerised files are fixed at their Kolla source on the host (node_config_directory/<service>/), which Kolla
 copies into the container on every start, and the container is restarted: a later reconfigure keeps the fix.
 """
+
 from __future__ import annotations
 
 from conformance.probes import files
@@ -24,5 +25,7 @@ def current(ctx: FixContext, path: str) -> str | None:
 
 def drift_note(ctx: FixContext, variable: str, value, host_value) -> None:
     """Say where the operator's config disagrees with what the host needs, since Kolla would re-apply it."""
-    ctx.notes.append(f"{variable} = {value!r} (set in {ctx.source_of(variable)}) disagrees with the fix "
-                     f"({host_value!r}): change it there, or {RECONFIGURE}")
+    ctx.notes.append(
+        f"{variable} = {value!r} (set in {ctx.source_of(variable)}) disagrees with the fix "
+        f"({host_value!r}): change it there, or {RECONFIGURE}"
+    )

@@ -3,11 +3,12 @@
 Destructive, so it also needs --remediate-allow; each volume's content is still archived into the fix's backup
 folder on the host first, so a rollback (or an operator) can bring it back.
 """
+
 from __future__ import annotations
 
 import dataclasses
 
-from conformance.checks.cleanup import LIBVIRT_VOLUMES   # the check's own list: fix what it judges
+from conformance.checks.cleanup import LIBVIRT_VOLUMES  # the check's own list: fix what it judges
 from conformance.command import engine_name, script, shell
 from conformance.probes import engine
 from conformance.remediation.registry import Manual, Risk, fix
@@ -42,18 +43,26 @@ _ARCHIVE = _MOUNTPOINT + ' && tar -C "$m" -cpf "$3" .'
 _RESTORE = '"$1" volume create "$2" >/dev/null && ' + _MOUNTPOINT + ' && tar -C "$m" -xpf "$3"'
 
 
-@fix("cleanup.volumes", risk=Risk.DESTRUCTIVE, title="remove the libvirt volumes the cleanup left behind",
-     kind="auto (some cases)")
+@fix(
+    "cleanup.volumes",
+    risk=Risk.DESTRUCTIVE,
+    title="remove the libvirt volumes the cleanup left behind",
+    kind="auto (some cases)",
+)
 def volumes(ctx):
     exp, facts = ctx.expectation, ctx.facts
     if not exp.cleanup_remove_volumes:
-        raise Manual("nova_libvirt_cleanup_remove_volumes is false, so the volumes should still exist: if they are "
-                     "gone, their content is lost; re-create them empty only if a rollback to the container needs them")
+        raise Manual(
+            "nova_libvirt_cleanup_remove_volumes is false, so the volumes should still exist: if they are "
+            "gone, their content is lost; re-create them empty only if a rollback to the container needs them"
+        )
     present = facts.probe(engine.volumes).names()
     leftovers = [v for v in LIBVIRT_VOLUMES if v in present]
     users = {v for c in facts.probe(engine.containers_detail).items for v in c.volumes}
     busy = [v for v in leftovers if v in users]
     if busy:
-        raise Manual(f"volume(s) {' '.join(busy)} in use by a container (nova_compute still mounts libvirtd until "
-                     f"it is reconfigured for host libvirt): run `kolla-ansible reconfigure -t nova` first")
+        raise Manual(
+            f"volume(s) {' '.join(busy)} in use by a container (nova_compute still mounts libvirtd until "
+            f"it is reconfigured for host libvirt): run `kolla-ansible reconfigure -t nova` first"
+        )
     return [RemoveVolume(exp.container_engine, v) for v in leftovers]

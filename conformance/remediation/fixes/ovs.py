@@ -1,8 +1,10 @@
 """ovs-vsctl for a host libvirt with OVS in containers: Kolla's wrapper (roles/openvswitch/templates/ovs-vsctl.j2)."""
+
 from __future__ import annotations
 
 from conformance.command import engine_name, shell
-from conformance.probes import engine, ovs as ovs_probes
+from conformance.probes import engine
+from conformance.probes import ovs as ovs_probes
 from conformance.remediation.actions import Command, WriteFile
 from conformance.remediation.fixes import current, drift_note
 from conformance.remediation.registry import Manual, Risk, fix
@@ -34,8 +36,12 @@ def _wrapper(ctx) -> list:
     return [WriteFile(path, content, before, mode=0o755, owner="root:root", risk=Risk.DISRUPTIVE)]
 
 
-@fix("ovs.vsctl-in-libvirt-path", risk=Risk.DISRUPTIVE, title="install Kolla's ovs-vsctl wrapper for the host libvirt",
-     kind="auto (some cases)")
+@fix(
+    "ovs.vsctl-in-libvirt-path",
+    risk=Risk.DISRUPTIVE,
+    title="install Kolla's ovs-vsctl wrapper for the host libvirt",
+    kind="auto (some cases)",
+)
 def vsctl_in_libvirt_path(ctx):
     exp, facts = ctx.expectation, ctx.facts
     if not exp.libvirt_container:
@@ -43,15 +49,25 @@ def vsctl_in_libvirt_path(ctx):
         binary = facts.probe(ovs_probes.host_binary)
         if binary.kind == "wrapper" and vswitchd is not None and not vswitchd.running:
             cli = engine_name(exp.container_engine)
-            return [Command(shell("%s start %s", cli, VSWITCHD), f"start {VSWITCHD}",
-                            undo=shell("%s stop %s", cli, VSWITCHD), risk=Risk.DISRUPTIVE)]
+            return [
+                Command(
+                    shell("%s start %s", cli, VSWITCHD),
+                    f"start {VSWITCHD}",
+                    undo=shell("%s stop %s", cli, VSWITCHD),
+                    risk=Risk.DISRUPTIVE,
+                )
+            ]
     return _wrapper(ctx)
 
 
-@fix("ovs.wrapper-engine", risk=Risk.DISRUPTIVE, title="make Kolla's wrapper call the configured engine",
-     kind="auto (some cases)")
+@fix(
+    "ovs.wrapper-engine",
+    risk=Risk.DISRUPTIVE,
+    title="make Kolla's wrapper call the configured engine",
+    kind="auto (some cases)",
+)
 def wrapper_engine(ctx):
     binary = ctx.facts.probe(ovs_probes.host_binary)
     if binary.wrapper_engine == ctx.expectation.container_engine:
-        return vsctl_in_libvirt_path(ctx)     # right engine: the container is what is down
+        return vsctl_in_libvirt_path(ctx)  # right engine: the container is what is down
     return _wrapper(ctx)

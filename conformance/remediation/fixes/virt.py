@@ -1,5 +1,6 @@
 """Hardware virtualisation fixes: /dev/kvm group and mode with Kolla's udev rule, loading the kvm module.
 No VT in the CPU and a drifted virt_type are manual."""
+
 from __future__ import annotations
 
 from conformance.command import shell
@@ -8,12 +9,13 @@ from conformance.remediation.actions import Command, SetAttrs, WriteFile
 from conformance.remediation.fixes import current
 from conformance.remediation.registry import Manual, Risk, fix
 
-UDEV_RULE = "/etc/udev/rules.d/99-kolla-kvm.rules"      # roles/nova-cell/tasks/config-host.yml (LP#1681461)
+UDEV_RULE = "/etc/udev/rules.d/99-kolla-kvm.rules"  # roles/nova-cell/tasks/config-host.yml (LP#1681461)
 MODULES_LOAD = "/etc/modules-load.d/kvm.conf"
 
 
-@fix("virt.dev-kvm-access", risk=Risk.SAFE, title="give /dev/kvm the group and mode QEMU needs",
-     kind="auto (some cases)")
+@fix(
+    "virt.dev-kvm-access", risk=Risk.SAFE, title="give /dev/kvm the group and mode QEMU needs", kind="auto (some cases)"
+)
 def dev_kvm_access(ctx):
     exp, facts = ctx.expectation, ctx.facts
     dev = facts.probe(virt_probes.dev_kvm)
@@ -28,8 +30,10 @@ def dev_kvm_access(ctx):
     user, groups = facts.probe(virt_probes.qemu_user)
     kvm_gid = facts.probe(virt_probes.group_id, "kvm")
     if not kvm_gid.isdigit() or int(kvm_gid) not in groups:
-        raise Manual(f"host libvirt: add {user} to a group, then give /dev/kvm that group and mode 0660 "
-                     f"(Debian: `usermod -aG kvm {user}`; the kvm group's udev rule does the rest)")
+        raise Manual(
+            f"host libvirt: add {user} to a group, then give /dev/kvm that group and mode 0660 "
+            f"(Debian: `usermod -aG kvm {user}`; the kvm group's udev rule does the rest)"
+        )
     return [SetAttrs("/dev/kvm", mode=0o660, owner=f":{kvm_gid}")]
 
 
@@ -42,27 +46,39 @@ def kvm_module(ctx):
     content = f"kvm\n{vendor}\n"
     before = current(ctx, MODULES_LOAD)
     actions = [WriteFile(MODULES_LOAD, content, before, mode=0o644, owner="root:root")] if before != content else []
-    return actions + [Command(shell("modprobe %s", vendor), f"load {vendor} (and kvm)", undo=shell("modprobe -r %s", vendor),
-                              risk=Risk.DISRUPTIVE)]
+    return actions + [
+        Command(
+            shell("modprobe %s", vendor),
+            f"load {vendor} (and kvm)",
+            undo=shell("modprobe -r %s", vendor),
+            risk=Risk.DISRUPTIVE,
+        )
+    ]
 
 
 @fix("virt.cpu-vt-flags", risk=Risk.SAFE, title="hardware virtualisation (manual)", kind="manual")
 def cpu_vt_flags(ctx):
     # Name where kvm comes from: the operator changes it there, or the next reconfigure renders kvm again.
-    raise Manual("enable VT-x/AMD-V in the firmware (BIOS/UEFI) or expose it to this VM (nested virtualisation); "
-                 f"or, since virt_type {ctx.expectation.virt_type} comes from {ctx.expectation.virt_type_source}, set "
-                 "it to qemu there for this host (host_vars, or [libvirt] virt_type in "
-                 "/etc/kolla/config/nova/<host>/nova-compute.conf) and run `kolla-ansible reconfigure -t nova`")
+    raise Manual(
+        "enable VT-x/AMD-V in the firmware (BIOS/UEFI) or expose it to this VM (nested virtualisation); "
+        f"or, since virt_type {ctx.expectation.virt_type} comes from {ctx.expectation.virt_type_source}, set "
+        "it to qemu there for this host (host_vars, or [libvirt] virt_type in "
+        "/etc/kolla/config/nova/<host>/nova-compute.conf) and run `kolla-ansible reconfigure -t nova`"
+    )
 
 
 @fix("virt.dev-kvm", risk=Risk.SAFE, title="/dev/kvm missing (manual)", kind="manual")
 def dev_kvm(ctx):
-    raise Manual("/dev/kvm appears when kvm_intel/kvm_amd loads: fix virt.cpu-vt-flags and virt.kvm-module first; "
-                 "if the module is loaded, check that udev runs (`udevadm trigger --subsystem-match=misc`)")
+    raise Manual(
+        "/dev/kvm appears when kvm_intel/kvm_amd loads: fix virt.cpu-vt-flags and virt.kvm-module first; "
+        "if the module is loaded, check that udev runs (`udevadm trigger --subsystem-match=misc`)"
+    )
 
 
 @fix("virt.type-rendered", risk=Risk.SAFE, title="rendered virt_type (manual)", kind="manual")
 def type_rendered(ctx):
-    raise Manual("nova.conf is Kolla's rendering: put [libvirt] virt_type in /etc/kolla/config/nova/[<host>/]"
-                 "nova-compute.conf (or set nova_compute_virt_type), then `kolla-ansible reconfigure -t nova`; "
-                 "editing /etc/kolla/nova-compute/nova.conf by hand would be undone by that run")
+    raise Manual(
+        "nova.conf is Kolla's rendering: put [libvirt] virt_type in /etc/kolla/config/nova/[<host>/]"
+        "nova-compute.conf (or set nova_compute_virt_type), then `kolla-ansible reconfigure -t nova`; "
+        "editing /etc/kolla/nova-compute/nova.conf by hand would be undone by that run"
+    )
