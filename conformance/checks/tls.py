@@ -324,23 +324,6 @@ def _libvirt_down(exp, facts) -> str:
     return "" if ready.ready else ready.detail
 
 
-# (place, container, directory or None for libvirt's pki paths, files, owner, group, mode)
-# per docs/kolla-provenance.md §3.
-def _installed_places(exp):
-    kolla = exp.node_config_directory
-    places = []
-    if exp.libvirt_container:
-        places += [
-            ("host", None, f"{kolla}/nova-libvirt", certs.CERT_FILES, "root", None, 0o600),
-            ("nova_libvirt", "nova_libvirt", None, certs.CERT_FILES, "root", "root", 0o600),
-        ]
-    places += [
-        ("host", None, f"{kolla}/nova-compute", tls_probes.CLIENT_FILES, "root", None, 0o600),
-        ("nova_compute", "nova_compute", None, tls_probes.CLIENT_FILES, "root", "nova", 0o640),
-    ]
-    return places
-
-
 @check(
     "tls.installed-files",
     title="Installed certificates and keys: paths, owners, modes, identical to the operator's",
@@ -356,7 +339,7 @@ def installed_files(exp, facts):
     compare = bool(exp.operator_config_dir and exp.libvirt_tls_manage_certs)
     operator = tls_probes.operator_files(exp.operator_config_dir, exp.host) if compare else {}
     evidence, problems, judged = {}, [], 0  # judged: the files read (evidence also names those not read)
-    for place, container, directory, names, owner, group, mode in _installed_places(exp):
+    for place, container, directory, names, owner, group, mode in tls_probes.installed_places(exp):
         for name in names:
             path = f"{directory}/{name}" if directory else tls_probes.LIBVIRT_PKI[name]
             where = f"{path} {'on the host' if container is None else 'in ' + container}"

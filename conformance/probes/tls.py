@@ -175,3 +175,21 @@ def host_pki_set(facts: Facts) -> CertSet:
         else:
             _parse(name, data, parsed_certs, keys, problems, public=True)
     return CertSet("host libvirt's /etc/pki", paths, parsed_certs, keys, problems)
+
+
+# (place, container, directory or None for libvirt's pki paths, files, owner, group, mode)
+# per docs/kolla-provenance.md §3.
+def installed_places(exp) -> list[tuple]:
+    """Where Kolla installs the TLS files on a host, and how (the check judges them, the fix restores them)."""
+    kolla = exp.node_config_directory
+    places: list[tuple] = []
+    if exp.libvirt_container:
+        places += [
+            ("host", None, f"{kolla}/nova-libvirt", certs.CERT_FILES, "root", None, 0o600),
+            ("nova_libvirt", "nova_libvirt", None, certs.CERT_FILES, "root", "root", 0o600),
+        ]
+    places += [
+        ("host", None, f"{kolla}/nova-compute", CLIENT_FILES, "root", None, 0o600),
+        ("nova_compute", "nova_compute", None, CLIENT_FILES, "root", "nova", 0o640),
+    ]
+    return places

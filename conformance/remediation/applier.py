@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import enum
 import signal
 import threading
 from collections.abc import Callable
@@ -182,10 +183,28 @@ def recover(remote: Remote, lock: HostLock) -> tuple[list[str], list[str]]:
     return lines, problems
 
 
+class State(str, enum.Enum):
+    """How a fix ended on a host (the outcome's first word in plans, the summary and Allure)."""
+
+    FIXED = "fixed"
+    STILL_FAILING = "still-failing"
+    ROLLED_BACK = "rolled-back"
+    LOCKED = "locked"
+    ALREADY_FIXED = "already-fixed"
+    HOST_CHANGED = "host-changed"
+    LOCK_LOST = "lock-lost"
+    INTERRUPTED = "interrupted"
+    RECOVERED = "recovered"
+    WOULD_RECOVER = "would recover"
+    RECOVERY_FAILED = "recovery failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclasses.dataclass
 class Outcome:
-    state: str  # fixed | still-failing | rolled-back | locked | already-fixed | host-changed
-    # | lock-lost | interrupted | recovered (a dead run's fix rolled back)
+    state: State
     verdict: Verdict | None  # the check run again (None when it was not)
     steps: list[str]
     error: str = ""
@@ -196,15 +215,17 @@ class Outcome:
         lines = [f"outcome: {self.state}"] + [f"  {step}" for step in self.steps]
         if self.error:
             lines.append(f"  error: {self.error}")
-        if self.backup and (self.state in ("fixed", "lock-lost") or self.rollback_problems):
+        if self.backup and (self.state in (State.FIXED, State.LOCK_LOST) or self.rollback_problems):
             lines.append(f"  backup on the host: {self.backup}")
         changed = self.rollback_problems or any(step.startswith(("done: ", "recovered: ")) for step in self.steps)
-        if self.state in ("still-failing", "rolled-back") or (self.state in ("interrupted", "recovered") and changed):
+        if self.state in (State.STILL_FAILING, State.ROLLED_BACK) or (
+            self.state in (State.INTERRUPTED, State.RECOVERED) and changed
+        ):
             lines.append(
                 "  rolled back: "
                 + ("; ".join(self.rollback_problems) if self.rollback_problems else "every change reverted")
             )
-        elif self.state == "interrupted":
+        elif self.state == State.INTERRUPTED:
             lines.append("  nothing changed on the host")
         return "\n".join(lines)
 
@@ -302,7 +323,7 @@ def _apply(
                 verdict, fresh = confirm()
                 if verdict.status in PASSING:
                     return Outcome(
-                        "already-fixed",
+                        State.ALREADY_FIXED,
                         verdict,
                         taken + ["the check passes now: another run fixed it before this one got the lock"],
                     )
@@ -313,7 +334,7 @@ def _apply(
                         else f"the check cannot judge the host now ({verdict.actual})"
                     )
                     return Outcome(
-                        "host-changed",
+                        State.HOST_CHANGED,
                         None,
                         taken,
                         error=f"{why}; nothing applied: run again to plan on what is there now",
@@ -323,9 +344,9 @@ def _apply(
                 plan, remote, recheck, step, Backup(remote, plan.check_id, backup_root), lock, taken, interrupts
             )
     except HostLocked as exc:
-        return Outcome("locked", None, [], error=str(exc))
+        return Outcome(State.LOCKED, None, [], error=str(exc))
     except _Stop as stop:  # before any action: nothing of this fix changed the host
-        return Outcome("interrupted", None, taken, error=f"{stop} before the fix began; nothing applied")
+        return Outcome(State.INTERRUPTED, None, taken, error=f"{stop} before the fix began; nothing applied")
 
 
 def _apply_locked(
@@ -355,7 +376,7 @@ def _apply_locked(
         # feet could clobber its work. Stop, keep the backup, and say exactly how far this fix got.
         done = sum(line.startswith("done: ") for line in steps)
         return Outcome(
-            "lock-lost",
+            State.LOCK_LOST,
             None,
             steps,
             f"{exc}; stopped after {done} of {len(plan.actions)} action(s), "
@@ -366,7 +387,7 @@ def _apply_locked(
     except (ActionError, HostUnreachable) as exc:
         with step("roll back"):
             problems = journal.rollback()
-        return Outcome("rolled-back", None, steps, str(exc), _root(journal), problems)
+        return Outcome(State.ROLLED_BACK, None, steps, str(exc), _root(journal), problems)
     except _Stop as stop:
         # The action in progress ran to its end; the run stops after the rollback (restarts repeated on the
         # restored files, so each service runs on what it has on disk).
@@ -374,7 +395,7 @@ def _apply_locked(
         with step(f"roll back: {stop}"):
             problems = journal.rollback()
         return Outcome(
-            "interrupted",
+            State.INTERRUPTED,
             None,
             steps,
             f"{stop} after {done} of {len(plan.actions)} action(s)",
@@ -393,14 +414,14 @@ def _apply_locked(
             problems = journal.rollback()
         judged = verdict.status is Status.FAIL  # else not judged: no new verdict to report, only why
         return Outcome(
-            "still-failing",
+            State.STILL_FAILING,
             verdict if judged else None,
             steps,
             "" if judged else f"the check run again: {verdict.actual}",
             _root(journal),
             problems,
         )
-    return Outcome("fixed", verdict, steps, "", _root(journal))
+    return Outcome(State.FIXED, verdict, steps, "", _root(journal))
 
 
 def recover_stale(
@@ -423,9 +444,9 @@ def recover_stale(
                     lines, problems = (
                         recover(remote, lock) if lock.inherited else (["it left no journal: nothing was begun"], [])
                     )
-                outcome = Outcome("recovered", None, [lock.took_over] + lines, "", "", problems)
+                outcome = Outcome(State.RECOVERED, None, [lock.took_over] + lines, "", "", problems)
         except HostLocked as exc:  # taken meanwhile by a live run, or the host lacks flock(1) to take it safely
-            outcome = Outcome("locked", None, [], error=str(exc))
+            outcome = Outcome(State.LOCKED, None, [], error=str(exc))
     if interrupts.received:
         raise Interrupted(outcome, interrupts.received)
     return outcome

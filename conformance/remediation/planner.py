@@ -28,10 +28,6 @@ class Plan:
     def risk(self) -> Risk:
         return max([self.fix.risk] + [a.risk for a in self.actions])
 
-    @property
-    def automatic(self) -> bool:
-        return not self.manual
-
     def text(self) -> str:
         head = f"{self.check_id} on {self.host}: {self.fix.title} [{self.risk}]"
         if self.manual:

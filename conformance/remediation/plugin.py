@@ -19,7 +19,7 @@ import pytest
 
 from conformance.errors import ConformanceError, NotRead
 from conformance.facts import Facts
-from conformance.model import Verdict
+from conformance.model import Status, Verdict
 from conformance.plugin import SESSION
 from conformance.probes.host import ansible_facts
 from conformance.remediation import applier, backup, planner
@@ -148,7 +148,7 @@ class Remediation:
         try:
             if self.mode == "plan":
                 note = applier.stale_note(remote, lock_stale_after=self.lock_stale)
-                outcome = applier.Outcome("would recover", None, [note]) if note else None
+                outcome = applier.Outcome(applier.State.WOULD_RECOVER, None, [note]) if note else None
             else:
                 with allure.step("remediation: a dead run's lock on the host"):
                     outcome = applier.recover_stale(remote, lock_stale_after=self.lock_stale, step=allure.step)
@@ -156,7 +156,7 @@ class Remediation:
             self.records.append(self._record_recovery(item, context.plan.name, exc.outcome))
             raise
         except (ActionError, ConformanceError) as exc:  # the check itself then reports the host's state
-            outcome = applier.Outcome("recovery failed", None, [], error=str(exc))
+            outcome = applier.Outcome(applier.State.RECOVERY_FAILED, None, [], error=str(exc))
         if outcome is not None:
             self._record_recovery(item, context.plan.name, outcome)
             _, facts = context.prepare()
@@ -168,7 +168,7 @@ class Remediation:
             "check": "(lock)",
             "plan": f"{host}: a dead run's lock and half-done fix",
             "outcome": self._redact(outcome.text()),
-            "state": outcome.state,
+            "state": str(outcome.state),  # plain text: records travel from xdist workers
         }
         item.user_properties.append((PROPERTY, json.dumps(record)))  # to the summary, through xdist too
         return record
@@ -217,7 +217,7 @@ class Remediation:
             fresh = Facts(context.connection, engine=facts.engine)
             now = check.run(expectation, fresh)
             try:
-                return now, (plan_on(fresh, now) if now.status.value == "fail" else None)
+                return now, (plan_on(fresh, now) if now.status is Status.FAIL else None)
             except NotRead:
                 return now, None
 
@@ -256,14 +256,14 @@ class Remediation:
             f"\n    {f}" for f in folders
         )
 
-    def _report(self, node, verdict: Verdict, plan, outcome: str, state: str) -> Verdict:
+    def _report(self, node, verdict: Verdict, plan, outcome: str, state: applier.State | str) -> Verdict:
         text = self._redact(plan.text())
         outcome = self._redact(outcome)
         node.user_properties.append(
             (
                 PROPERTY,
                 json.dumps(
-                    {"host": plan.host, "check": plan.check_id, "plan": text, "outcome": outcome, "state": state}
+                    {"host": plan.host, "check": plan.check_id, "plan": text, "outcome": outcome, "state": str(state)}
                 ),
             )
         )
@@ -318,7 +318,7 @@ class Remediation:
         terminalreporter.write_line(
             f"{len(self.records)} plan(s): " + ", ".join(f"{state} {n}" for state, n in sorted(tally.items()))
         )
-        changed = sorted({r["host"] for r in self.records if r["state"] == "fixed"})
+        changed = sorted({r["host"] for r in self.records if r["state"] == applier.State.FIXED})
         if changed:  # checks that ran before a fix on the same host judged the host as it was
             terminalreporter.write_line(
                 f"fixed on {', '.join(changed)}: run the suite again there, since checks "

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from conformance.checks.tls import _installed_places  # the check's own list of places: fix what it judges
 from conformance.probes import tls as tls_probes
 from conformance.remediation.actions import SetAttrs, restart_container
 from conformance.remediation.registry import Manual, Risk, fix
@@ -36,7 +35,7 @@ for _check_id, _why in {
 def installed_files(ctx):
     exp, facts = ctx.expectation, ctx.facts
     actions, restart = [], set()
-    for place, container, directory, names, owner, group, mode in _installed_places(exp):
+    for place, container, directory, names, owner, group, mode in tls_probes.installed_places(exp):
         for name in names:
             path = f"{directory}/{name}" if directory else tls_probes.LIBVIRT_PKI[name]
             found = facts.probe(tls_probes.installed_file, name, path, container, place)
