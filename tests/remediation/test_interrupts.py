@@ -25,26 +25,11 @@ from conformance.model import Verdict
 from conformance.remediation import applier, hostlock
 from conformance.remediation.actions import Command, WriteFile
 from conformance.remediation.hostlock import ForcedStop
-from conformance.remediation.remote import FAIL_AT_ENV
 from tests.remediation.hoststate import files, ssh
 from tests.remediation.local import snapshot
 from tests.remediation.test_machinery import _dead_pid, plan_of, remote
 
 # -- machinery -----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tree(tmp_path, monkeypatch):
-    """A small 'host' (as test_machinery's): a config file owned by a non-root user, a key with a loose mode."""
-    etc = tmp_path / "etc"
-    etc.mkdir()
-    (etc / "sasl.conf").write_text("mech_list: scram-sha-256\nsasldb_path: /etc/libvirt/passwd.db\n")
-    (etc / "sasl.conf").chmod(0o660)
-    subprocess.run(["chown", "42427:42427", str(etc / "sasl.conf")], check=True)
-    (etc / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
-    (etc / "key.pem").chmod(0o644)
-    monkeypatch.delenv(FAIL_AT_ENV, raising=False)
-    return etc
 
 
 def _paths(tmp_path):
