@@ -243,35 +243,10 @@ def test_getent_and_ss():
 
 
 def _expectation(**changes):
-    from conformance.kolla.expectations import Expectation, Secret
+    """A TLS compute host (the shared recorded BASE, tests/unit/recorded.py) with `changes`."""
+    from tests.unit.recorded import TLS, expectation
 
-    base = dict(
-        host="compute01",
-        release="23.0.0",
-        virt_type="kvm",
-        virt_type_variable="kvm",
-        virt_type_source="x",
-        qemu_user_gid=42427,
-        libvirt_container=True,
-        container_engine="docker",
-        node_config_directory="/etc/kolla",
-        libvirt_tls=True,
-        libvirt_tls_manage_certs=True,
-        libvirt_port=16514,
-        sasl_enabled=True,
-        sasl_authname="nova",
-        sasl_password=Secret("pw-123456"),
-        sasl_mech_list=("SCRAM-SHA-256",),
-        migration_interface="eth0",
-        migration_hostname="compute01",
-        migration_address="10.0.0.11",
-        openvswitch_enabled=True,
-        neutron_plugin_agent="openvswitch",
-        ovs_vsctl_wrapper_enabled=False,
-        cleanup_remove_volumes=False,
-        cleanup_running_vms_fatal=True,
-    )
-    return Expectation(**{**base, **changes})
+    return expectation(**{**TLS, "migration_hostname": "compute01", "sasl_password": "pw-123456", **changes})
 
 
 @pytest.mark.parametrize(
