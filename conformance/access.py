@@ -75,7 +75,7 @@ _EXEC_DONE = "__conformance_exec_done__"
 _SOCKET_PATH_MAX = 107 - 17
 
 
-def control_dir() -> str:
+def new_control_dir() -> str:
     """A private folder for the run's ssh control sockets, short enough whatever TMPDIR is."""
     for base in (tempfile.gettempdir(), "/tmp", "/dev/shm"):
         if len(os.path.join(base, "kc-XXXXXXXX", "0" * 12)) <= _SOCKET_PATH_MAX and os.access(base, os.W_OK):
@@ -132,7 +132,7 @@ class HostConnection:
         self.name, self.address, self.ssh = name, address, ssh
         if address.startswith("-") or not address.strip() or any(c.isspace() for c in address):
             raise ValueError(f"host {name}: not an address: {address!r}")
-        self._control_dir = control_dir or globals()["control_dir"]()
+        self._control_dir = control_dir or new_control_dir()
         # ControlPath must stay short (a unix socket path is limited to 108 bytes).
         self.control_path = os.path.join(self._control_dir, hashlib.sha1(f"{name}@{address}".encode()).hexdigest()[:12])
         self.commands = 0

@@ -6,7 +6,7 @@ import dataclasses
 import shutil
 import threading
 
-from conformance.access import HostConnection, control_dir
+from conformance.access import HostConnection, new_control_dir
 from conformance.facts import Facts
 from conformance.kolla import expectations
 from conformance.probes import host as host_probes
@@ -61,7 +61,7 @@ class Run:
     def __init__(self, profile: Profile):
         self.profile = profile
         self.redact = Redactor(self._secrets())
-        self._control_dir = control_dir()
+        self._control_dir = new_control_dir()
         self._hosts: dict[str, HostContext] = {}
         self._lock = threading.Lock()
 
