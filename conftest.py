@@ -4,10 +4,12 @@ Imported rather than listed in `pytest_plugins`: the installed suite lives below
 install, and pytest refuses `pytest_plugins` in a conftest that is not at the top of the run it collects.
 """
 
+import os
 from pathlib import Path
 
 import pytest
 
+from conformance.kolla import release
 from fixtures.lab.pytest_plugin import lab_factory  # noqa: F401  (a fixture, registered by import)
 
 TESTS = Path(__file__).parent / "tests"
@@ -17,7 +19,12 @@ LAB_FIXTURES = {"lab_factory", "loopback_host"}
 LAB_FOLDERS = {TESTS / "integration", TESTS / "lab", TESTS / "e2e"}
 
 
+LAB_RELEASE = "23.0.0"  # the lab's Kolla Ansible (fixtures/lab/scenarios): the default for profiles naming none
+
+
 def pytest_configure(config):
+    # A profile that names no Kolla Ansible is judged against the lab's release, fetched once into the cache.
+    os.environ.setdefault(release.ENV, str(release.fetch(LAB_RELEASE).ansible_dir))
     config.addinivalue_line(
         "markers", "lab: needs real lab hosts (root, the Debian packages); `pytest -m 'not lab'` is the inner loop"
     )

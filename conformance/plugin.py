@@ -16,7 +16,7 @@ from conformance import checks as check_registry
 from conformance import waivers as waiver_rules
 from conformance.errors import ConformanceError, ExitCode, HostUnreachable, ProfileError
 from conformance.model import Finding, Phase, Status
-from conformance.profile import load_profile
+from conformance.profile import KOLLA_OPTIONS, load_profile
 from conformance.report import allure_report, results, terminal
 from conformance.runtime import Run
 
@@ -63,6 +63,42 @@ def pytest_addoption(parser):
         metavar="WAIVERS.yml",
         help="waiver file (check, hosts, reason, expires, approved_by); overrides the profile's `waivers`",
     )
+    kolla = parser.getgroup(
+        "kolla-conformance-kolla", "Kolla deployment (kolla-ansible's own flags; each beats the profile)"
+    )
+    kolla.addoption(
+        "--kolla-configdir",
+        dest="kolla_config_dir",
+        metavar="DIR",
+        help="kolla-ansible --configdir (default $KOLLA_CONFIG_PATH, /etc/kolla)",
+    )
+    kolla.addoption(
+        "--kolla-inventory",
+        dest="kolla_inventory",
+        action="append",
+        metavar="PATH",
+        help="kolla-ansible -i (repeatable)",
+    )
+    kolla.addoption(
+        "--kolla-extra-vars",
+        dest="kolla_extra_vars",
+        action="append",
+        metavar="VARS",
+        help="kolla-ansible -e (repeatable)",
+    )
+    kolla.addoption("--kolla-vault-password-file", dest="kolla_vault_password_file", metavar="FILE")
+    kolla.addoption(
+        "--kolla-ask-vault-pass", dest="kolla_ask_vault_pass", action="store_true", help="prompt for the vault password"
+    )
+    kolla.addoption(
+        "--kolla-limit", dest="kolla_limit", metavar="PATTERN", help="an Ansible host pattern, as kolla-ansible --limit"
+    )
+    kolla.addoption(
+        "--kolla-release", dest="kolla_release", metavar="VERSION", help="kolla-ansible version or series (2024.1)"
+    )
+    kolla.addoption(
+        "--kolla-ansible-dir", dest="kolla_ansible_dir", metavar="DIR", help="Kolla Ansible's files for that release"
+    )
     group.addoption(
         "--strict-warnings",
         action="store_true",
@@ -85,7 +121,8 @@ def pytest_configure(config):
     if not path:
         return
     try:
-        profile = load_profile(path)
+        options = {key: config.getoption(f"kolla_{key}") for key in KOLLA_OPTIONS}
+        profile = load_profile(path, options, ask_vault_pass=config.getoption("kolla_ask_vault_pass"))
     except ProfileError as exc:  # one line, exit code 4, before any host is touched
         raise pytest.UsageError(_one_line(str(exc))) from None
     if config.getoption("phase"):

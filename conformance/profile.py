@@ -12,16 +12,26 @@ from typing import Any
 
 from conformance.access import SshSettings
 from conformance.errors import ProfileError
-from conformance.kolla.config import KollaConfig
+from conformance.inputs import as_port, check_host_name, is_address, is_user, parse_yaml, read_text
+from conformance.kolla import release as kolla_release
+from conformance.kolla.ansible_vars import NeedsHostFacts
+from conformance.kolla.config import KollaConfig, default_config_dir
 from conformance.kolla.expectations import validate_static
-from conformance.kolla.inventory import as_port, check_host_name, is_address, is_user, parse_yaml, read_text
-from conformance.kolla.templar import NeedsHostFacts
 from conformance.model import Phase
 
-_PATH, _STR, _BOOL, _INT = "path", "string", "boolean", "integer"
+_PATH, _STR, _BOOL, _INT, _PATHS = "path", "string", "boolean", "integer", "path or list of paths"
 
 SCHEMA: dict[str, Any] = {
-    "kolla": {"config_dir": _PATH, "inventory": _PATH, "group": _STR, "release": _STR},
+    "kolla": {
+        "config_dir": _PATH,  # kolla-ansible --configdir; default $KOLLA_CONFIG_PATH, else /etc/kolla if it is one
+        "inventory": _PATHS,  # -i, one path or a list (files or folders)
+        "group": _STR,
+        "release": _STR,  # a version (18.8.0) or a series (2024.1): must match the Kolla Ansible found
+        "ansible_dir": _PATH,  # Kolla Ansible's files (an installation, unpacked wheel or checkout)
+        "extra_vars": list,  # -e, as kolla-ansible passes them: "@file.yml", "key=value", JSON
+        "vault_password_file": _PATH,
+        "limit": _STR,  # an Ansible host pattern, as --limit
+    },
     "hosts": list,
     "ssh": {
         "user": _STR,
@@ -69,7 +79,12 @@ class Profile:
         return self.kolla.variables(host.name, list(host.overrides), facts)
 
 
-def load_profile(path: str | Path) -> Profile:
+# Command-line options that stand in for profile keys (kolla-ansible's own flags, prefixed): the option wins.
+KOLLA_OPTIONS = ("config_dir", "inventory", "release", "ansible_dir", "extra_vars", "vault_password_file", "limit")
+
+
+def load_profile(path: str | Path, options: Mapping[str, Any] | None = None, ask_vault_pass: bool = False) -> Profile:
+    """`options`: kolla.* values given on the command line (paths relative to the current folder)."""
     path = Path(path)
     if not path.is_file():
         raise ProfileError(path, None, "profile not found")
@@ -79,14 +94,15 @@ def load_profile(path: str | Path) -> Profile:
     _validate(path, data, SCHEMA, "")
     base = path.parent
 
-    kolla = data.get("kolla") or {}
-    for key, kind in (("config_dir", "folder"), ("inventory", "file")):
-        target = _path(base, kolla.get(key))
-        if target is not None and not (target.is_dir() if kind == "folder" else target.is_file()):
-            raise ProfileError(path, f"kolla.{key}", f"{kind} not found: {target}")
-    config = KollaConfig.load(
-        _path(base, kolla.get("config_dir")), _path(base, kolla.get("inventory")), kolla.get("group", "compute")
-    )
+    kolla = dict(data.get("kolla") or {})
+    sources: dict[str, Any] = {key: path for key in kolla}
+    for key, value in (options or {}).items():
+        if value not in (None, [], ()):
+            kolla[key] = [str(Path(v).absolute()) for v in value] if key == "inventory" else value
+            if key in ("config_dir", "ansible_dir", "vault_password_file"):
+                kolla[key] = str(Path(value).absolute())
+            sources[key] = f"--kolla-{key.replace('_', '-')}"
+    config = _kolla_config(path, base, kolla, sources, ask_vault_pass)
 
     ssh_data = data.get("ssh") or {}
     for key in ("identity_file", "config", "known_hosts"):
@@ -123,7 +139,7 @@ def load_profile(path: str | Path) -> Profile:
     profile = Profile(
         path=path,
         kolla=config,
-        release=kolla.get("release"),
+        release=config.kolla.version,
         hosts=hosts,
         phases=phases,
         live_probes=data.get("live_probes", True),
@@ -131,10 +147,80 @@ def load_profile(path: str | Path) -> Profile:
         waivers=waivers,
     )
     for host in hosts:  # every host-independent Kolla variable must evaluate before any host is touched
-        validate_static(profile.variables(host))
-        config.nova_compute_overrides(host.name)  # and the override files it reads must be text
-        config.ovs_agent_overrides(host.name)
+        variables = profile.variables(host)
+        validate_static(variables)
+        try:  # and the override files Kolla would merge must template and parse
+            config.nova_compute(variables)
+            config.ovs_agent(variables)
+        except NeedsHostFacts:
+            pass
     return profile
+
+
+def _kolla_config(path: Path, base: Path, kolla: dict, sources: dict, ask_vault_pass: bool) -> KollaConfig:
+    """The deployment as kolla-ansible would run it, from the profile's `kolla` keys (options win)."""
+    config_dir = _path(base, kolla.get("config_dir"))
+    if config_dir is None:
+        fallback = default_config_dir()
+        config_dir = fallback if (fallback / "globals.yml").is_file() else None
+    elif not config_dir.is_dir():
+        raise ProfileError(sources["config_dir"], "kolla.config_dir", f"folder not found: {config_dir}")
+    listed = kolla.get("inventory")
+    inventories = [_path(base, v) for v in ([listed] if isinstance(listed, (str, int)) else listed or [])]
+    for inventory in inventories:
+        assert inventory is not None
+        if not inventory.exists():
+            raise ProfileError(sources["inventory"], "kolla.inventory", f"not found: {inventory}")
+    extra = kolla.get("extra_vars") or []
+    for index, item in enumerate(extra):
+        if not isinstance(item, str) or not item.isprintable():
+            raise ProfileError(sources["extra_vars"], f"kolla.extra_vars[{index}]", f"expected a string, got {item!r}")
+    extra = [f"@{_path(base, item[1:])}" if item.startswith("@") else item for item in extra]
+    found = kolla_release.find(
+        _path(base, kolla.get("ansible_dir")),
+        kolla.get("release"),
+        sources.get("release", sources.get("ansible_dir", path)),
+    )
+    vault = _vault_secret(
+        _path(base, kolla.get("vault_password_file")), sources.get("vault_password_file", path), ask_vault_pass
+    )
+    return KollaConfig.load(
+        config_dir,
+        [p for p in inventories if p is not None],
+        str(kolla.get("group", "compute")),
+        found,
+        extra_vars=extra,
+        vault_secret=vault,
+        limit=kolla.get("limit"),
+        source=path,
+    )
+
+
+def _vault_secret(file: Path | None, source, ask: bool):
+    """Ansible's own vault secrets: a password file (or script), or a prompt when asked and interactive."""
+    if file is None and not ask:
+        return None
+    from ansible.errors import AnsibleError
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import PromptVaultSecret, get_file_vault_secret
+
+    try:
+        if file is not None:
+            if not file.is_file():
+                raise ProfileError(source, "kolla.vault_password_file", f"file not found: {file}")
+            secret = get_file_vault_secret(filename=str(file), loader=DataLoader())
+        else:
+            import sys
+
+            if not sys.stdin.isatty():
+                raise ProfileError(
+                    source, "--kolla-ask-vault-pass", "no terminal to ask on: give a vault password file"
+                )
+            secret = PromptVaultSecret(prompt_formats=["Vault password: "])
+        secret.load()
+    except AnsibleError as exc:
+        raise ProfileError(file or source, None, f"vault password: {' '.join(str(exc).split())}") from None
+    return secret
 
 
 def _path(base: Path, value) -> Path | None:
@@ -173,6 +259,8 @@ def _is(value, kind) -> bool:
         return isinstance(value, bool)
     if kind == _INT:
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _PATHS:
+        return _is(value, _PATH) or (isinstance(value, list) and bool(value) and all(_is(v, _PATH) for v in value))
     return isinstance(value, (str, int, float)) and not isinstance(value, bool)  # _STR, _PATH
 
 
@@ -240,12 +328,16 @@ def _hosts(path: Path, listed, config: KollaConfig, ssh: SshSettings, overrides:
             entries.append(item)
             keys.append(key)
     else:
-        if config.inventory is None:
+        if not config.inventories:
             raise ProfileError(path, "hosts", "no hosts: give a host list or kolla.inventory")
         entries = [{"name": name} for name in config.compute_hosts()]
         keys = [f"host {e['name']}" for e in entries]
         if not entries:
-            raise ProfileError(config.inventory.path, config.group, "inventory group has no hosts")
+            listed_in = ", ".join(str(p) for p in config.inventories)
+            limit = f" within --limit {config.limit}" if config.limit else ""
+            raise ProfileError(listed_in, config.group, f"inventory group has no hosts{limit}")
+        for entry, key in zip(entries, keys):
+            check_host_name(str(entry["name"]), ", ".join(str(p) for p in config.inventories), key)
     if not entries:
         raise ProfileError(path, "hosts", "the host list is empty")
     names = [str(e["name"]) for e in entries]
@@ -261,10 +353,10 @@ def _hosts(path: Path, listed, config: KollaConfig, ssh: SshSettings, overrides:
         ansible = {var: _ansible_var(variables, var) for var in ("ansible_host", "ansible_user", "ansible_port")}
         address = entry.get("address") or ansible["ansible_host"] or name
         if not entry.get("address") and not ansible["ansible_host"] and not is_address(name):
-            where = (
+            where: tuple[Any, Any] = (
                 (path, f"{key}.name")
-                if listed is not None or config.inventory is None
-                else (config.inventory.path, key)
+                if listed is not None or not config.inventories
+                else (", ".join(str(p) for p in config.inventories), key)
             )
             raise ProfileError(
                 *where,

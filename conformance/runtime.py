@@ -32,16 +32,16 @@ class HostContext:
                 # What resolution may need from the host (Ansible's facts), read before the engine is known.
                 host_facts = Facts(self.connection, engine=None)
                 variables = self.profile.variables(self.plan, facts=lambda: host_facts.probe(host_probes.ansible_facts))
+                kolla = self.profile.kolla
                 expectation = expectations.resolve(
                     variables,
-                    release=self.profile.release,
-                    nova_conf_overrides=self.profile.kolla.nova_compute_overrides(self.plan.name),
-                    ovs_agent_overrides=self.profile.kolla.ovs_agent_overrides(self.plan.name),
+                    kolla=kolla.kolla,
+                    nova_conf=kolla.nova_compute(variables),
+                    ovs_agent=kolla.ovs_agent(variables),
                 )
-                custom = self.profile.kolla.custom_config_dir
                 self._expectation = dataclasses.replace(
                     expectation,
-                    operator_config_dir=str(custom) if custom else None,
+                    operator_config_dir=str(kolla.custom_config_dir(variables)) if kolla.config_dir else None,
                     live_probes=self.profile.live_probes,
                     expiry_warning_days=self.profile.expiry_warning_days,
                 )

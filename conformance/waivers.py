@@ -21,7 +21,7 @@ import fnmatch
 from pathlib import Path
 
 from conformance.errors import ProfileError
-from conformance.kolla.inventory import parse_yaml, read_text
+from conformance.inputs import parse_yaml, read_text
 from conformance.model import Finding, Status
 
 REQUIRED = ("check", "reason", "expires", "approved_by")

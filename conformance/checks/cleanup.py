@@ -24,8 +24,9 @@ def _config_dir(exp) -> str:
 
 
 def _kept_volumes(exp) -> tuple[str, ...]:
-    """What remove_volumes: false leaves: nova_libvirt_secrets exists only before 19.0.0 (LP#2073678)."""
-    return LIBVIRT_VOLUMES if exp.expects_secrets_volume else LIBVIRT_VOLUMES[:2]
+    """What remove_volumes: false leaves: the release's own volumes (nova_libvirt_secrets only where that release
+    still mounts it: 15.6.0 and 16.7.0 do, 17.9.0, 18.8.0 and 19.0.0 no longer; LP#2073678)."""
+    return exp.libvirt_volumes
 
 
 def _listed(facts, probe) -> engine.Listing | EngineUnavailable:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import re
-from collections.abc import Sequence
 from typing import NoReturn
 
 from conformance.errors import ProfileError
-from conformance.kolla.templar import NeedsHostFacts, Variables, to_bool
+from conformance.kolla.ansible_vars import NeedsHostFacts, Variables
+from conformance.kolla.overrides import Merged
+from conformance.kolla.release import KollaAnsible
 
 
 class Secret:
@@ -72,6 +72,9 @@ class Expectation:
     # cleanup
     cleanup_remove_volumes: bool
     cleanup_running_vms_fatal: bool
+    # The named volumes nova_libvirt mounts in this release that nova-libvirt-cleanup would remove: the release's
+    # own nova_libvirt_default_volumes and libvirt-cleanup.yml (nova_libvirt_secrets went in 17.9.0/18.8.0/19.0.0).
+    libvirt_volumes: tuple[str, ...] = ("libvirtd", "nova_libvirt_qemu")
     # The OVS agent's firewall driver has no Kolla variable: Kolla's template value unless the operator overrides it.
     ovs_firewall_driver: str = OVS_TEMPLATE_FIREWALL_DRIVER
     ovs_firewall_driver_source: str = "Kolla's openvswitch_agent.ini.j2"
@@ -88,15 +91,6 @@ class Expectation:
             return f"qemu+tls://{self.migration_hostname}/system"
         return f"qemu+tcp://{self.migration_address}/system"
 
-    @property
-    def expects_secrets_volume(self) -> bool:
-        """nova_libvirt_secrets exists for releases before 19.0.0 (removed by LP#2073678)."""
-        return self.release is not None and release_tuple(self.release) < (19,)
-
-
-def release_tuple(release: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", str(release))[:3])
-
 
 class _Reader:
     def __init__(self, variables: Variables):
@@ -106,8 +100,10 @@ class _Reader:
         raise ProfileError(self.v.source_of(name), name, problem)
 
     # Named after the types they read (the _READS table names them): inside the class, spell the builtins out.
-    def str(self, name: builtins.str, choices: tuple[builtins.str, ...] | None = None) -> builtins.str:
-        value = self.v[name]
+    def str(
+        self, name: builtins.str, role: builtins.str, choices: tuple[builtins.str, ...] | None = None
+    ) -> builtins.str:
+        value = self.v.get_in(name, role)
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             self._fail(name, f"expected a string, got {value!r}")
         value = str(value)
@@ -115,17 +111,17 @@ class _Reader:
             self._fail(name, f"{value!r} is not one of {', '.join(choices)}")
         return value
 
-    def bool(self, name: builtins.str) -> builtins.bool:
-        value = self.v[name]
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text not in ("yes", "no", "true", "false", "on", "off", "1", "0", "y", "n", "t", "f"):
-            self._fail(name, f"expected a boolean, got {value!r}")
-        return to_bool(text)
+    def bool(self, name: builtins.str, role: builtins.str) -> builtins.bool:
+        from ansible.module_utils.parsing.convert_bool import boolean
 
-    def int(self, name: builtins.str) -> builtins.int:
-        value = self.v[name]
+        value = self.v.get_in(name, role)
+        try:  # what Kolla's `| bool` takes, strictly: a value it would silently read as false is a finding
+            return boolean(value, strict=True)
+        except TypeError:
+            self._fail(name, f"expected a boolean, got {value!r}")
+
+    def int(self, name: builtins.str, role: builtins.str) -> builtins.int:
+        value = self.v.get_in(name, role)
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):  # int() would take them
             self._fail(name, f"expected an integer, got {value!r}")
         try:
@@ -133,8 +129,8 @@ class _Reader:
         except (TypeError, ValueError, OverflowError):
             self._fail(name, f"expected an integer, got {value!r}")
 
-    def list(self, name: builtins.str) -> tuple[builtins.str, ...]:
-        value = self.v[name]
+    def list(self, name: builtins.str, role: builtins.str) -> tuple[builtins.str, ...]:
+        value = self.v.get_in(name, role)
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -160,15 +156,18 @@ _READS = {
     "migration_address": ("str", "migration_interface_address"),
     "openvswitch_enabled": ("bool", "enable_openvswitch"),
     "neutron_plugin_agent": ("str", "neutron_plugin_agent"),
-    "ovs_vsctl_wrapper_enabled": ("bool", "openvswitch_ovs_vsctl_wrapper_enabled"),
+    "ovs_vsctl_wrapper_enabled": ("bool", "openvswitch_ovs_vsctl_wrapper_enabled", "openvswitch"),
     "cleanup_remove_volumes": ("bool", "nova_libvirt_cleanup_remove_volumes"),
     "cleanup_running_vms_fatal": ("bool", "nova_libvirt_cleanup_running_vms_fatal"),
 }
 
 
 def _read(read: _Reader, field: str):
-    method, name, *choices = _READS[field]
-    return getattr(read, str(method))(name, *choices)
+    """Each variable read in the play of the role that uses it (its defaults), nova-cell unless named."""
+    method, name, *rest = _READS[field]
+    role = next((r for r in rest if isinstance(r, str)), "nova-cell")
+    choices = [r for r in rest if isinstance(r, tuple)]
+    return getattr(read, str(method))(name, role, *choices)
 
 
 def validate_static(variables: Variables) -> None:
@@ -189,37 +188,54 @@ def validate_static(variables: Variables) -> None:
             pass
 
 
+def libvirt_volumes(variables: Variables, kolla: KollaAnsible) -> tuple[str, ...]:
+    """The named volumes the release's nova_libvirt mounts (nova_libvirt_default_volumes, read raw: the names
+    are literal) among those its libvirt-cleanup.yml removes. Kolla's files, not version numbers: the removal
+    of nova_libvirt_secrets was backported to point releases."""
+    mounts = variables.raw("nova-cell").get("nova_libvirt_default_volumes") or []
+    names = [str(m).split(":", 1)[0] for m in mounts if isinstance(m, str) and ":" in m]
+    cleanup = variables.tree.loader.load_from_file(
+        str(kolla.file("roles", "nova-cell", "tasks", "libvirt-cleanup.yml"))
+    )
+    removed: list[str] = []
+    for task in cleanup or []:
+        if isinstance(task, dict) and "remove_volume" in str(task) and isinstance(task.get("loop"), list):
+            removed += [str(item) for item in task["loop"]]
+    return tuple(name for name in removed if name in names)
+
+
 def resolve(
     variables: Variables,
     *,
-    release: str | None,
-    nova_conf_overrides: list[tuple[str, dict[str, dict[str, str]]]],
-    ovs_agent_overrides: Sequence[tuple[str, dict[str, dict[str, str]]]] = (),
+    kolla: KollaAnsible,
+    nova_conf: Merged,
+    ovs_agent: Merged,
 ) -> Expectation:
     """The full expectation for one host. Needs host facts for migration_hostname/address (unless set).
 
-    `nova_conf_overrides` are the operator's override files in merge order; the last `[libvirt] virt_type` wins
-    over nova_compute_virt_type in the nova.conf Kolla renders (docs/kolla-provenance.md §2).
+    `nova_conf` holds the operator's nova.conf overrides as Kolla merges them; their `[libvirt] virt_type`
+    wins over nova_compute_virt_type in the nova.conf Kolla renders (docs/kolla-provenance.md §2).
     """
     read = _Reader(variables)
     values = {field: _read(read, field) for field in _READS}
     virt_variable = values["virt_type_variable"]
     virt_type, virt_source = virt_variable, f"nova_compute_virt_type ({variables.source_of('nova_compute_virt_type')})"
-    for path, sections in nova_conf_overrides:
-        if sections.get("libvirt", {}).get("virt_type"):
-            virt_type, virt_source = sections["libvirt"]["virt_type"], f"[libvirt] virt_type in {path}"
+    override, path = nova_conf.get("libvirt", "virt_type")
+    if override:
+        virt_type, virt_source = override, f"[libvirt] virt_type in {path}"
     password = variables["libvirt_sasl_password"] if "libvirt_sasl_password" in variables else None
     firewall, firewall_source = OVS_TEMPLATE_FIREWALL_DRIVER, "Kolla's openvswitch_agent.ini.j2"
-    for path, sections in ovs_agent_overrides:  # merged like nova.conf: the last file wins
-        if sections.get("securitygroup", {}).get("firewall_driver"):
-            firewall, firewall_source = sections["securitygroup"]["firewall_driver"], f"[securitygroup] in {path}"
+    override, path = ovs_agent.get("securitygroup", "firewall_driver")
+    if override:
+        firewall, firewall_source = override, f"[securitygroup] in {path}"
     return Expectation(
         host=variables.host,
-        release=release,
+        release=kolla.version,
         virt_type=virt_type,
         virt_type_source=virt_source,
         sasl_password=Secret(password),
         **values,
+        libvirt_volumes=libvirt_volumes(variables, kolla),
         ovs_firewall_driver=firewall,
         ovs_firewall_driver_source=firewall_source,
     )

@@ -108,12 +108,12 @@ CASES = [
     (
         "jinja-zero-division",
         {"kolla/globals.yml": 'nova_compute_virt_type: "{{ 1 // 0 }}"\n'},
-        ["globals.yml", "nova_compute_virt_type", "ZeroDivisionError"],
+        ["globals.yml", "nova_compute_virt_type", "integer division or modulo by zero"],
     ),
     (
         "jinja-str-plus-int",
         {"kolla/globals.yml": "libvirt_tls: \"{{ 'a' + 1 }}\"\n"},
-        ["globals.yml", "libvirt_tls", "TypeError"],
+        ["globals.yml", "libvirt_tls", "can only concatenate str"],
     ),
     (
         "jinja-undefined",
@@ -128,7 +128,7 @@ CASES = [
     (
         "jinja-length-of-none",
         {"kolla/globals.yml": 'qemu_user_gid: "{{ none | length }}"\n'},
-        ["globals.yml", "qemu_user_gid", "TypeError"],
+        ["globals.yml", "qemu_user_gid", "has no len()"],
     ),
     (
         "jinja-unknown-filter",
@@ -138,22 +138,22 @@ CASES = [
     (
         "jinja-syntax-error",
         {"kolla/globals.yml": 'node_config_directory: "{{ 1 + }}"\n'},
-        ["globals.yml", "node_config_directory", "cannot evaluate"],
+        ["globals.yml", "node_config_directory", "Syntax error in template"],
     ),
     (
         "jinja-variable-loop",
         {"kolla/globals.yml": 'libvirt_tls: "{{ a }}"\na: "{{ b }}"\nb: "{{ libvirt_tls }}"\n'},
-        ["globals.yml", "refers to itself"],
+        ["globals.yml", "Recursive loop detected"],
     ),
     (
         "jinja-macro-recursion",
         {"kolla/globals.yml": 'neutron_plugin_agent: "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"\n'},
-        ["globals.yml", "neutron_plugin_agent", "RecursionError"],
+        ["globals.yml", "neutron_plugin_agent", "Recursive loop detected"],
     ),
     (
         "jinja-error-in-referenced-var",
         {"kolla/globals.yml": 'migration_interface: "{{ bond }}"\nbond: "{{ 1 // 0 }}"\n'},
-        ["globals.yml", "bond:", "ZeroDivisionError"],
+        ["globals.yml", "migration_interface", "integer division or modulo by zero"],
     ),
     (
         "jinja-error-without-facts-in-host-var",
@@ -163,47 +163,29 @@ CASES = [
     (
         "jinja-error-in-password",
         {"kolla/passwords.yml": 'libvirt_sasl_password: "{{ ' + PASSWORD + ' // 0 }}"\n'},
-        ["passwords.yml", "libvirt_sasl_password", "cannot evaluate the value: UndefinedError"],
+        ["passwords.yml", "libvirt_sasl_password", "cannot evaluate the value (AnsibleUndefinedVariable"],
     ),
     (
         "jinja-error-in-profile-override",
         {"profile.yml": p(overrides={"all": {"libvirt_tls": "{{ 'a' + 1 }}"}})},
-        ["profile.yml overrides.all", "libvirt_tls", "TypeError"],
+        ["profile.yml overrides.all", "libvirt_tls", "can only concatenate str"],
     ),
     (
         "jinja-error-in-ansible_host",
         {"kolla/host_vars/c1.yml": 'ansible_host: "{{ 1 // 0 }}"\n'},
-        ["host_vars/c1.yml", "ansible_host", "ZeroDivisionError"],
+        ["host_vars/c1.yml", "ansible_host", "integer division or modulo by zero"],
     ),
     (
         "ansible_host-needs-facts",
         {"kolla/host_vars/c1.yml": 'ansible_host: "{{ ansible_facts.nodename }}"\n'},
         ["host_vars/c1.yml", "ansible_host", "needs facts from the host"],
     ),
-    # -- duplicate hosts ------------------------------------------------------------------------------
+    # -- duplicate hosts (in an inventory, Ansible merges them: kolla-ansible takes such a file) ----------
     ("duplicate-host-in-profile", {"profile.yml": p(hosts=["c1", "c1"])}, ["profile.yml", "hosts[1]", "listed twice"]),
     (
         "duplicate-host-name-and-mapping",
         {"profile.yml": p(hosts=["c1", {"name": "c1", "address": "192.0.2.99"}])},
         ["profile.yml", "hosts[1]", "listed twice (also hosts[0])"],
-    ),
-    (
-        "duplicate-host-in-ini-group",
-        {"kolla/multinode": inventory("[compute]", "c1", "c1 ansible_port=2200")},
-        ["multinode", "line 3", "listed twice in [compute]"],
-    ),
-    (
-        "duplicate-host-by-range",
-        {"kolla/multinode": inventory("[compute]", "c[1:2]", "c2")},
-        ["multinode", "line 3", "'c2' is listed twice"],
-    ),
-    (
-        "duplicate-host-in-yaml-inventory",
-        {
-            "kolla/inv.yml": "compute:\n  hosts:\n    c1:\n    c1: {ansible_port: 22}\n",
-            "profile.yml": p(kolla={"inventory": "kolla/inv.yml"}),
-        },
-        ["inv.yml", "line 4", "duplicate key 'c1'"],
     ),
     # -- ports, timeouts, integers --------------------------------------------------------------------
     (
@@ -269,28 +251,27 @@ CASES = [
     (
         "ini-missing-bracket",
         {"kolla/multinode": inventory("[compute", "c1")},
-        ["multinode", "line 1", "malformed section"],
+        ["multinode", "not an inventory Ansible can parse"],
     ),
     (
         "ini-vars-missing-bracket",
         {"kolla/multinode": inventory("[compute]", "c1", "[compute:vars", "x=1")},
-        ["multinode", "line 3", "malformed section"],
+        ["multinode", "not an inventory Ansible can parse"],
     ),
-    ("ini-range-step-0", {"kolla/multinode": inventory("[compute]", "c[01:10:0]")}, ["multinode", "line 2", "step"]),
+    (
+        "ini-range-step-0",
+        {"kolla/multinode": inventory("[compute]", "c[01:10:0]")},
+        ["multinode", "line 2", "a step of 0"],
+    ),
     (
         "ini-range-too-large",
         {"kolla/multinode": inventory("[compute]", "c[1:99999999]")},
         ["multinode", "line 2", "more than 100000 hosts"],
     ),
     (
-        "ini-empty-key",
-        {"kolla/multinode": inventory("[compute]", "c1 =x")},
-        ["multinode", "line 2", "expected key=value"],
-    ),
-    (
         "ini-unbalanced-quote",
         {"kolla/multinode": inventory("[compute]", "c1 ansible_host='192.0.2.1")},
-        ["multinode", "line 2", "cannot parse"],
+        ["multinode", "not an inventory Ansible can parse", "No closing quotation"],
     ),
     # -- host names, addresses, users, jump host -------------------------------------------------------
     (
@@ -362,21 +343,20 @@ CASES = [
     (
         "inventory-host-name-subshell",
         {"kolla/multinode": inventory("[compute]", "c$(id)")},
-        ["multinode", "line 2", "invalid host name"],
+        ["multinode", "host c$(id)", "invalid host name"],
     ),
-    ("inventory-host-name-path", {"kolla/multinode": inventory("[compute]", "../etc")}, ["multinode", "line 2"]),
+    (
+        "inventory-host-name-path",
+        {"kolla/multinode": inventory("[compute]", "../etc")},
+        ["multinode", "host ../etc", "invalid host name"],
+    ),
     (
         "yaml-inventory-host-name-option",
         {
             "kolla/inv.yml": "compute:\n  hosts:\n    '-oProxyCommand=id':\n",
             "profile.yml": p(kolla={"inventory": "kolla/inv.yml"}),
         },
-        ["inv.yml", "compute.hosts", "invalid host name"],
-    ),
-    (
-        "host-name-not-an-address",
-        {"kolla/multinode": inventory("[compute]", "c1:2222")},
-        ["multinode", "host c1:2222", "give it an address"],
+        ["inv.yml", "host -oProxyCommand=id", "invalid host name"],
     ),
     # -- unknown keys (already refused; kept) ----------------------------------------------------------
     ("unknown-profile-key", {"profile.yml": p(sshh={"user": "root"})}, ["profile.yml", "sshh", "unknown key"]),
@@ -459,11 +439,19 @@ def test_bad_input_is_one_line_naming_file_and_key(tmp_path, files, expected):
             "kolla/globals.d/extra.yml": "libvirt_tls: \"{{ 'yes' if network_interface == 'eth0' else 'no' }}\"\n",
         },
         {"kolla/group_vars/compute.yml": 'migration_hostname: "{{ ansible_facts.nodename }}.example.net"\n'},
+        # Ansible's own syntax: host c1 on port 2222, a host listed twice is one host, `c1 =x` a variable "".
+        {"kolla/multinode": inventory("[compute]", "c1:2222", "c1 ansible_host=192.0.2.11", "c[1:2]", "c2 =x")},
+        {
+            "kolla/inv.yml": "compute:\n  hosts:\n    c1:\n    c1: {ansible_port: 22}\n",
+            "profile.yml": p(kolla={"inventory": "kolla/inv.yml"}),
+        },
     ],
     ids=[
         "ipv6-trailing-dot-underscore-dollar-user-jump-list",
         "comment-after-section-string-port",
         "facts-needed-later",
+        "ansible-ini-host-port-duplicates",
+        "ansible-yaml-duplicate-host",
     ],
 )
 def test_unusual_but_valid_input_still_loads(tmp_path, files):

@@ -157,10 +157,14 @@ VOLUMES = [
     ),
     case(
         "cleanup.volumes",
-        "fail: before 19.0.0 the secrets volume is kept too",
+        "fail: a release that mounts the secrets volume keeps it too (16.7.0's own defaults)",
         FAIL,
         cleaned,
-        exp={**PODMAN, "release": "18.1.0"},
+        exp={
+            **PODMAN,
+            "release": "16.7.0",
+            "libvirt_volumes": ("libvirtd", "nova_libvirt_qemu", "nova_libvirt_secrets"),
+        },
         expected="nova_libvirt_secrets",
         actual="missing: nova_libvirt_secrets",
     ),

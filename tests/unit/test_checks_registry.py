@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
+from pathlib import Path
 
 import pytest
 
 from conformance.checks import all_checks
 from conformance.errors import ContainerUnavailable
-from conformance.kolla import expectations
+from conformance.kolla import expectations, release
 from conformance.kolla.config import KollaConfig
 from conformance.model import Status
-from conformance.probes import engine, libvirt_host, virt
+from conformance.probes import engine, host, libvirt_host, virt
 from tests.unit import (
     test_checks_cleanup,
     test_checks_libvirt_mode,
@@ -59,13 +61,16 @@ def test_case_ids_are_unique():
 def test_base_expectation_is_kollas_defaults(tmp_path):
     """BASE is what expectations.resolve makes of Kolla's defaults for compute01 (nodename compute01.example, eth0
     10.0.0.11), so a case states only how its host differs."""
-    (tmp_path / "globals.yml").write_text("")
+    (tmp_path / "globals.yml").write_text("---\nworkaround_ansible_issue_8743: true\n")  # as Kolla's sample
     (tmp_path / "passwords.yml").write_text(f"libvirt_sasl_password: {SASL_PASSWORD}\n")
     (tmp_path / "multinode").write_text("[compute]\ncompute01\n")
-    config = KollaConfig.load(tmp_path, tmp_path / "multinode")
-    facts = {"nodename": "compute01.example", "hostname": "compute01", "interfaces": {"eth0": "10.0.0.11"}}
+    kolla = release.from_path(Path(os.environ[release.ENV]), None, "test", None)
+    config = KollaConfig.load(tmp_path, [tmp_path / "multinode"], "compute", kolla)
+    facts = host.parse("@@nodename\ncompute01.example\n@@addresses\n2: eth0    inet 10.0.0.11/24 scope global eth0\n")
     variables = config.variables("compute01", [], facts=lambda: facts)
-    resolved = expectations.resolve(variables, release="23.0.0", nova_conf_overrides=[])
+    resolved = expectations.resolve(
+        variables, kolla=kolla, nova_conf=config.nova_compute(variables), ovs_agent=config.ovs_agent(variables)
+    )
     assert dataclasses.asdict(resolved) == dataclasses.asdict(BASE)
     assert resolved.sasl_password == BASE.sasl_password
 
