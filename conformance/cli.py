@@ -3,6 +3,8 @@
     kolla-conformance run --profile P.yml [pytest args]      # = pytest --profile P.yml [pytest args]
     kolla-conformance report RESULTS_DIR... -o HTML_DIR      # allure-results (one run or many shards) -> one HTML
     kolla-conformance merge FINDINGS.json... [-o OUT.json]   # several runs' findings -> one summary and exit code
+    kolla-conformance fetch-kolla VERSION...                  # Kolla Ansible's files for a release, into the cache
+    kolla-conformance expectations --profile P.yml           # what each host should be, one JSON line per host
     kolla-conformance catalog [--write README.md | --check README.md]   # the check table (README's catalog)
     kolla-conformance catalog CHECK_ID...                    # a check's page: what it verifies, evidence, fix, fault
 
@@ -44,6 +46,42 @@ def _merge(args, rest) -> int:
     code = gate.exit_code(findings, args.strict_warnings)
     for line in terminal.render(findings, unused=waiver_rules.unused(waivers, findings), exit_code=code):
         print(line)
+    return code
+
+
+def _fetch_kolla(args, rest) -> int:
+    from conformance.kolla import release
+
+    for version in args.versions:
+        found = release.fetch(version)
+        print(f"kolla-ansible {found.version}: {found.ansible_dir}")
+    return ExitCode.OK
+
+
+def _expectations(args, rest) -> int:
+    """What the suite expects of each host, resolved as the run resolves it (host facts read over SSH)."""
+    import dataclasses
+    import json
+
+    from conformance.profile import load_profile
+    from conformance.runtime import Run
+
+    options = {"inventory": args.inventory, "limit": args.limit, "config_dir": args.configdir}
+    profile = load_profile(args.profile, options)
+    print(f"Kolla Ansible {profile.kolla.kolla.version} ({profile.kolla.kolla.ansible_dir})", file=sys.stderr)
+    run, code = Run(profile), ExitCode.OK
+    try:
+        for plan in profile.hosts:
+            try:
+                expectation, _ = run.host(plan.name).prepare()
+            except ConformanceError as exc:
+                print(f"kolla-conformance: {exc}", file=sys.stderr)
+                code = ExitCode.HOSTS_UNREACHABLE
+                continue
+            values = {k: (repr(v) if k == "sasl_password" else v) for k, v in dataclasses.asdict(expectation).items()}
+            print(json.dumps(values, default=str))
+    finally:
+        run.close()
     return code
 
 
@@ -102,6 +140,15 @@ def parser() -> argparse.ArgumentParser:
     mrg.add_argument("--waivers", type=Path, help="apply this waiver file to findings no run waived")
     mrg.add_argument("--strict-warnings", action="store_true")
     mrg.set_defaults(func=_merge)
+    fetch = sub.add_parser("fetch-kolla", help="download Kolla Ansible releases' files (the defaults) into the cache")
+    fetch.add_argument("versions", nargs="+", metavar="VERSION", help="e.g. 18.8.0")
+    fetch.set_defaults(func=_fetch_kolla)
+    exp = sub.add_parser("expectations", help="print what each host is expected to be (one JSON line per host)")
+    exp.add_argument("--profile", required=True)
+    exp.add_argument("--configdir", help="kolla-ansible --configdir")
+    exp.add_argument("-i", "--inventory", action="append", help="kolla-ansible -i (repeatable)")
+    exp.add_argument("--limit", help="an Ansible host pattern")
+    exp.set_defaults(func=_expectations)
     cat = sub.add_parser("catalog", help="print the check catalog or a check's page, or write/check it in a README")
     cat.add_argument("check_ids", nargs="*", metavar="CHECK_ID", help="print the page of these checks")
     group = cat.add_mutually_exclusive_group()

@@ -161,7 +161,7 @@ class AnsibleTree:
             load_extra_vars(self.loader)  # each -e on its own first: a bad one is named, not an inventory failure
         except AnsibleError as exc:
             context.CLIARGS = previous
-            raise ProfileError(_file_of(exc, source), None, _problem(exc)) from None
+            raise ProfileError(self._failing_extra(extra_vars) or _file_of(exc, source), None, _problem(exc)) from None
         try:
             # No inventory: an empty host list (","), so "nothing parsed" stays an error for a real one.
             sources = [str(p) for p in inventories] or [","]
@@ -191,6 +191,16 @@ class AnsibleTree:
         except AnsibleError as exc:
             raise ProfileError(kolla.ansible_dir, None, f"Kolla Ansible's roles do not load: {_problem(exc)}") from None
         self._facts_set: set[str] = set()
+
+    def _failing_extra(self, extra_vars: list[str]) -> str | None:
+        """Which -e file Ansible could not load (its error does not always say)."""
+        for item in extra_vars:
+            if item.startswith("@"):
+                try:
+                    self.loader.load_from_file(item[1:])
+                except Exception:
+                    return item[1:]
+        return None
 
     def hosts(self, pattern: str) -> list[str]:
         return [h.name for h in self.inventory.get_hosts(pattern)]
@@ -330,11 +340,11 @@ class Variables(Mapping):
         variables = self.raw(role)
         try:
             with quiet(self.tree.warnings):
-                return str(
-                    Templar(loader=self.tree.loader, variables=variables).template(
-                        trust_as_template(text), overrides=dict(lstrip_blocks=True)
-                    )
+                rendered = Templar(loader=self.tree.loader, variables=variables).template(
+                    trust_as_template(text), overrides=dict(lstrip_blocks=True)
                 )
+            # ansible-core gives None for a file that renders empty; merge_configs reads StringIO(None): nothing.
+            return "" if rendered is None else str(rendered)
         except AnsibleError as exc:
             problem = _problem(exc)
             if self._facts is None and _needs_facts(problem):
