@@ -146,7 +146,14 @@ def load_profile(path: str | Path, options: Mapping[str, Any] | None = None, ask
         expiry_warning_days=days,
         waivers=waivers,
     )
-    for host in hosts:  # every host-independent Kolla variable must evaluate before any host is touched
+    # Every host-independent Kolla variable must evaluate before any host is touched. Hosts Ansible would give
+    # the same variables (same groups, no host vars of their own but how to reach them) are checked once.
+    checked: set = set()
+    for host in hosts:
+        signature = config.tree.variable_signature(host.name, bool(host.overrides))
+        if signature in checked:
+            continue
+        checked.add(signature)
         variables = profile.variables(host)
         validate_static(variables)
         try:  # and the override files Kolla would merge must template and parse

@@ -34,7 +34,14 @@ _ANSIBLE_ENV = {
     "ANSIBLE_LOCALHOST_WARNING": "False",
     "ANSIBLE_INVENTORY_ENABLED": "host_list,script,auto,yaml,ini,toml",
 }
-ROLES = ("nova-cell", "openvswitch")  # the roles whose defaults hold what the checks read
+ROLES = ("nova-cell", "openvswitch")
+_CONNECTION_VARS = {
+    "ansible_host",
+    "ansible_port",
+    "ansible_user",
+    "inventory_file",
+    "inventory_dir",
+}  # the roles whose defaults hold what the checks read
 
 _loaded: KollaAnsible | None = None  # Ansible's plugin loader is process-wide: one Kolla Ansible per process
 
@@ -202,6 +209,22 @@ class AnsibleTree:
                     return item[1:]
         return None
 
+    def variable_signature(self, host: str, has_overrides: bool) -> tuple:
+        """What makes a host's variables its own: its groups, and any host variable except how to reach it
+        (those are checked per host anyway). A host with host_vars files or profile overrides is its own."""
+        h = self.inventory.get_host(host)
+        if h is None or has_overrides:
+            return (host,)
+        for inventory in self.inventories:
+            folder = (inventory if inventory.is_dir() else inventory.parent) / "host_vars"
+            if folder.is_dir() and any(p.name == host or p.stem == host for p in folder.iterdir()):
+                return (host,)
+        own = {k: v for k, v in h.vars.items() if k not in _CONNECTION_VARS}
+        try:
+            return (tuple(sorted(g.name for g in h.get_groups())), json.dumps(_plain(own), sort_keys=True))
+        except TypeError:
+            return (host,)
+
     def hosts(self, pattern: str) -> list[str]:
         return [h.name for h in self.inventory.get_hosts(pattern)]
 
@@ -355,6 +378,8 @@ class Variables(Mapping):
         from ansible.errors import AnsibleError
         from ansible.template import Templar
 
+        if not _has_template(raw):  # what Ansible would return unchanged: skip its per-call set-up
+            return _plain(raw)
         try:
             with quiet(self.tree.warnings):
                 return _plain(Templar(loader=self.tree.loader, variables=variables).template(raw))
@@ -412,6 +437,17 @@ class Variables(Mapping):
 
     def _inventory_label(self) -> str:
         return ", ".join(str(p) for p in self.tree.inventories)
+
+
+def _has_template(value: Any) -> bool:
+    """Jinja's markers anywhere in a value (Ansible templates only strings holding them)."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value or "{#" in value
+    if isinstance(value, Mapping):
+        return any(_has_template(k) or _has_template(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_template(v) for v in value)
+    return False
 
 
 def _is_secret(name: str, source: str) -> bool:
