@@ -39,9 +39,15 @@ def main() -> None:
             values = result.setdefault(host, {}).setdefault(role, {})
             for name in names:
                 try:
-                    values[name] = variables.get_in(name, role)
+                    value = variables.get_in(name, role)
                 except Exception as exc:  # ProfileError, NeedsHostFacts: compared as "does not template"
                     values[name] = {"__error__": f"{type(exc).__name__}: {exc}"}
+                    continue
+                try:
+                    json.dumps(value)
+                except (TypeError, ValueError):  # not a plain value (an ansible-core object): shown, never equal
+                    value = f"<not a plain value: {type(value).__name__}>"
+                values[name] = value
     json.dump(result, sys.stdout)
 
 

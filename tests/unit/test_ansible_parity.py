@@ -451,9 +451,11 @@ TOP_LEVEL_FACTS = (
     "module's ansible_-prefixed keys, INJECT_FACTS_AS_VARS) are undefined in the suite"
 )
 VAULT_INLINE = (
-    "an inline !vault value (globals.yml, host_vars) does not decrypt in the suite: 'A required VaultSecretsContext "
-    "context is not active' (ansible-playbook's CLI calls VaultSecretsContext.initialize; AnsibleTree only sets "
-    "loader.set_vault_secrets); ansible-playbook gives the decrypted value"
+    "an inline !vault value (globals.yml, host_vars) is not its decrypted string in the suite: at f8e3a2e templating "
+    "fails with 'A required VaultSecretsContext context is not active' (ansible-playbook's CLI calls "
+    "VaultSecretsContext.initialize); with that context set, get_in returns the EncryptedString object itself "
+    "(a value without Jinja is not templated, and _plain keeps what JSON cannot take); ansible-playbook gives the "
+    "decrypted value"
 )
 BASH_CLI_ORDER = (
     "kolla-ansible <= 18 (bash) passes -e @globals.yml, globals.d/*.yml only, @passwords.yml, CONFIG_DIR, "
