@@ -157,6 +157,7 @@ class AnsibleTree:
         if vault_secret is not None:  # bytes, or an Ansible VaultSecret (a password file or a prompt)
             secret = VaultSecret(vault_secret) if isinstance(vault_secret, bytes) else vault_secret
             self.loader.set_vault_secrets([("default", secret)])
+        _vault_context([("default", secret)] if vault_secret is not None else [])
         previous = context.CLIARGS
         context.CLIARGS = ImmutableDict(extra_vars=tuple(extra_vars))  # what `ansible-playbook -e` fills
         from ansible.utils.vars import load_extra_vars
@@ -229,7 +230,10 @@ class AnsibleTree:
         return [h.name for h in self.inventory.get_hosts(pattern)]
 
     def set_facts(self, host: str, facts: Mapping[str, Any]) -> None:
-        self.manager.set_host_facts(host, dict(facts))
+        # As the setup module returns them (ansible_-prefixed): Ansible then has both ansible_facts.nodename
+        # and the top-level ansible_nodename (INJECT_FACTS_AS_VARS).
+        prefixed = {k if k.startswith("ansible_") else f"ansible_{k}": v for k, v in facts.items()}
+        self.manager.set_host_facts(host, prefixed)
         self._facts_set.add(host)
 
     def raw_vars(self, host: str, role: str) -> dict[str, Any]:
@@ -273,6 +277,18 @@ def _inventory_error(exc: BaseException, inventories: list[Path], warnings: list
     reason = reasons[0].split("plugin:", 1)[1].strip()
     reason = reason.replace(f"{failed}:", "line ").replace(str(failed), "").strip(" :")
     return ProfileError(failed, None, f"not an inventory Ansible can parse: {_one_line(reason)}")
+
+
+def _vault_context(secrets: list) -> None:
+    """Inline `!vault` values decrypt through ansible-core's process-wide vault context, which its CLI sets up
+    once; here each deployment loaded sets its own secrets."""
+    from ansible.parsing.vault import VaultSecretsContext
+
+    current = VaultSecretsContext.current(optional=True)
+    if current is None:
+        VaultSecretsContext.initialize(VaultSecretsContext(secrets))
+    else:
+        current.secrets = secrets
 
 
 def _key_values(item: str) -> dict[str, Any]:
@@ -378,7 +394,7 @@ class Variables(Mapping):
         from ansible.errors import AnsibleError
         from ansible.template import Templar
 
-        if not _has_template(raw):  # what Ansible would return unchanged: skip its per-call set-up
+        if _is_literal(raw):  # what Ansible would return unchanged: skip its per-call set-up
             return _plain(raw)
         try:
             with quiet(self.tree.warnings):
@@ -439,15 +455,16 @@ class Variables(Mapping):
         return ", ".join(str(p) for p in self.tree.inventories)
 
 
-def _has_template(value: Any) -> bool:
-    """Jinja's markers anywhere in a value (Ansible templates only strings holding them)."""
+def _is_literal(value: Any) -> bool:
+    """Plain data without Jinja's markers: Ansible would return it unchanged. Anything else (a template, an
+    inline !vault value to decrypt) goes through the Templar."""
     if isinstance(value, str):
-        return "{{" in value or "{%" in value or "{#" in value
+        return not ("{{" in value or "{%" in value or "{#" in value)
     if isinstance(value, Mapping):
-        return any(_has_template(k) or _has_template(v) for k, v in value.items())
+        return all(_is_literal(k) and _is_literal(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return any(_has_template(v) for v in value)
-    return False
+        return all(_is_literal(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float))
 
 
 def _is_secret(name: str, source: str) -> bool:

@@ -24,23 +24,23 @@ def default_config_dir() -> Path:
     return Path(os.environ.get(CONFIG_PATH_ENV) or "/etc/kolla")
 
 
-def extra_var_args(config_dir: Path | None, extra_vars: list[str]) -> list[str]:
-    """The -e arguments in kolla_ansible/ansible.py's order: globals.yml, passwords.yml, globals.d/*.{yml,yaml,json}
-    (sorted), the operator's -e, then CONFIG_DIR."""
-    args: list[str] = []
-    if config_dir is not None:
-        config_dir = config_dir.absolute()
-        args += [f"@{config_dir / 'globals.yml'}"]
-        if (config_dir / "passwords.yml").is_file():
-            args += [f"@{config_dir / 'passwords.yml'}"]
-        globals_d = config_dir / "globals.d"
-        if globals_d.is_dir():
-            files = [p for p in globals_d.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml", ".json")]
-            args += [f"@{p}" for p in sorted(files, key=lambda p: str(p))]
-    args += list(extra_vars)
-    if config_dir is not None:
-        args += [f"CONFIG_DIR={config_dir}"]
-    return args
+def extra_var_args(config_dir: Path | None, extra_vars: list[str], python_cli: bool = True) -> list[str]:
+    """The -e arguments as the release's kolla-ansible passes them. Its Python CLI (kolla_ansible/ansible.py):
+    globals.yml, passwords.yml, globals.d/*.{yml,yaml,json} sorted, the operator's -e, CONFIG_DIR. The bash
+    script of 18.x and before: globals.yml, globals.d/*.yml, passwords.yml, CONFIG_DIR, then the operator's -e
+    (in EXTRA_OPTS; its `find` lists globals.d unsorted, taken here in name order)."""
+    if config_dir is None:
+        return list(extra_vars)
+    config_dir = config_dir.absolute()
+    globals_d = config_dir / "globals.d"
+    suffixes = (".yml", ".yaml", ".json") if python_cli else (".yml",)
+    found = [p for p in globals_d.iterdir() if p.is_file() and p.suffix in suffixes] if globals_d.is_dir() else []
+    layered = [f"@{p}" for p in sorted(found, key=lambda p: str(p))]
+    globals_yml = f"@{config_dir / 'globals.yml'}"
+    passwords = [f"@{config_dir / 'passwords.yml'}"] if (config_dir / "passwords.yml").is_file() else []
+    if python_cli:
+        return [globals_yml, *passwords, *layered, *extra_vars, f"CONFIG_DIR={config_dir}"]
+    return [globals_yml, *layered, *passwords, f"CONFIG_DIR={config_dir}", *extra_vars]
 
 
 @dataclasses.dataclass
@@ -75,7 +75,7 @@ class KollaConfig:
         for extra in extra_vars:
             if extra.startswith("@") and not Path(extra[1:]).is_file():
                 raise ProfileError(source, "kolla.extra_vars", f"file not found: {extra[1:]}")
-        arguments = extra_var_args(config_dir, list(extra_vars))
+        arguments = extra_var_args(config_dir, list(extra_vars), kolla.python_cli)
         precheck.check_tree([Path(a[1:]) for a in arguments if a.startswith("@")], inventories)
         tree = AnsibleTree(kolla, inventories, arguments, vault_secret, group, source)
         config = cls(config_dir, inventories, group, kolla, tree, limit)

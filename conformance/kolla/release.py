@@ -62,6 +62,16 @@ class KollaAnsible:
     def major(self) -> int:
         return int(self.version.split(".")[0])
 
+    @property
+    def python_cli(self) -> bool:
+        """kolla-ansible's Python CLI (kolla_ansible/ansible.py, 19.x on) rather than the bash script of 18.x and
+        before: they pass the -e files in different orders."""
+        if self.package_dir is not None:
+            return (self.package_dir / "kolla_ansible" / "ansible.py").is_file()
+        import importlib.util
+
+        return importlib.util.find_spec("kolla_ansible.ansible") is not None
+
     def file(self, *parts: str) -> Path:
         return self.ansible_dir.joinpath(*parts)
 
