@@ -14,6 +14,7 @@ a value's origin in internal tags only. It never changes a value.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -250,8 +251,9 @@ class AnsibleTree:
         except AnsibleError as exc:
             raise ProfileError(_file_of(exc, "ansible"), None, _problem(exc)) from None
 
+    @functools.cached_property
     def extra_layers(self) -> list[tuple[str, Mapping[str, Any]]]:
-        """Each `-e` source with its variables, in Ansible's order (for secrets and messages)."""
+        """Each `-e` source with its variables, in Ansible's order (for secrets and messages), read once."""
         layers: list[tuple[str, Mapping[str, Any]]] = []
         for item in self.extra_vars:
             if item.startswith("@"):
@@ -419,25 +421,21 @@ class Variables(Mapping):
         for label, layer in reversed(self.overrides):
             if name in layer:
                 return label
-        for label, layer in reversed(self.tree.extra_layers()):
+        for label, layer in reversed(self.tree.extra_layers):
             if name in layer:
                 return label
         host = self.tree.inventory.get_host(self.host)
         if host is not None:
-            for folder in self._inventory_dirs():
-                found = _var_file(folder / "host_vars", self.host, name, self.tree.loader)
-                if found:
-                    return found
-            if name in host.vars:
-                return f"{self._inventory_label()} (host {self.host})"
             groups = sorted(host.get_groups(), key=lambda g: (g.depth, g.priority, g.name), reverse=True)
-            for group in groups:
+            owners = [("host_vars", host, f"(host {self.host})")]
+            owners += [("group_vars", group, f"[{group.name}:vars]") for group in groups]
+            for folder_name, owner, inline in owners:  # the host, then its groups, most specific first
                 for folder in self._inventory_dirs():
-                    found = _var_file(folder / "group_vars", group.name, name, self.tree.loader)
+                    found = _var_file(folder / folder_name, owner.name, name, self.tree.loader)
                     if found:
                         return found
-                if name in group.vars:
-                    return f"{self._inventory_label()} [{group.name}:vars]"
+                if name in owner.vars:
+                    return f"{self._inventory_label()} {inline}"
         kolla = self.tree.kolla
         found = _var_file(kolla.file("group_vars"), "all", name, self.tree.loader)
         if found:

@@ -86,7 +86,7 @@ class KollaConfig:
     @property
     def extra_vars(self) -> list[tuple[str, Mapping[str, Any]]]:
         """Each -e source with its variables (passwords.yml decrypted when vaulted): what must never be shown."""
-        return self.tree.extra_layers()
+        return self.tree.extra_layers
 
     def compute_hosts(self) -> list[str]:
         if not self.inventories:
