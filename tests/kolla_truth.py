@@ -446,28 +446,13 @@ def same(a: Any, b: Any) -> bool:
 # -- Kolla's own sample files -----------------------------------------------------------------------------------
 
 
-def sample_config(kolla: KollaAnsible, dest: Path, passwords: Path | None = None) -> Path:
-    """Kolla's sample globals.yml and a passwords.yml filled by the release's kolla-genpwd, in `dest`
-    (`passwords`: one kolla-genpwd already filled for this release, copied: genpwd takes seconds, its keys)."""
+def sample_config(kolla: KollaAnsible, dest: Path, passwords: Path) -> Path:
+    """Kolla's sample globals.yml and `passwords` (the release's sample filled by its kolla-genpwd), in `dest`."""
     examples = _base_dir(kolla) / "etc_examples" / "kolla"
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(examples / "globals.yml", dest / "globals.yml")
-    if passwords is not None:
-        shutil.copyfile(passwords, dest / "passwords.yml")
-    else:
-        shutil.copyfile(examples / "passwords.yml", dest / "passwords.yml")
-        genpwd(kolla, dest / "passwords.yml")
+    shutil.copyfile(passwords, dest / "passwords.yml")
     return dest
-
-
-def genpwd(kolla: KollaAnsible, passwords: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "kolla_ansible.cmd.genpwd", "-p", str(passwords)],
-        env={**os.environ, "PYTHONPATH": str(kolla.package_dir)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
 
 
 def sample_inventory(kolla: KollaAnsible, name: str) -> Path:

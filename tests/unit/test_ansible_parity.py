@@ -29,6 +29,7 @@ import yaml
 from conformance.kolla import release
 from conformance.kolla.release import KollaAnsible
 from conformance.probes import host as host_probe
+from fixtures.lab import kolla_deploy
 from tests import kolla_truth as kt
 
 # 2026.2 (Python CLI, group_vars/all/ a folder), 2025.1 Epoxy (Python CLI, group_vars/all.yml) and 2023.1 Antelope
@@ -74,13 +75,7 @@ def write(path: Path, text: str) -> Path:
 
 def genpwd_once(kolla: KollaAnsible, root: Path) -> Path:
     """The release's sample passwords.yml filled by its kolla-genpwd, once per run (it makes SSH keys: seconds)."""
-    path = root / f"passwords-{kolla.version}.yml"
-    with open(root / f"passwords-{kolla.version}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not path.is_file():
-            made = kt.sample_config(kolla, root / f"genpwd-{kolla.version}")
-            os.replace(made / "passwords.yml", path)
-    return path
+    return kolla_deploy.passwords(kolla, root)
 
 
 def config_dir(folder: Path, kolla: KollaAnsible, globals_yml: str = "", sasl_password: str | None = None) -> Path:
