@@ -13,6 +13,7 @@ Kolla's own behaviour.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -112,18 +113,20 @@ def test_images_carry_kollas_users_and_kolla_start_applies_its_directories(lab_f
     info = lab_factory(
         {"name": "users", "hosts": [{"name": "u-d", "shape": "docker"}, {"name": "u-p", "shape": "podman"}]}
     )
+
+    def inside(host, engine, container, *argv):  # one command line for the host's shell, every word quoted
+        remote = shlex.join([engine, "exec", container, *argv])
+        command = ["ssh", "-F", str(info.ssh_config), host, remote]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
     for host, engine in (("u-d", "docker"), ("u-p", "podman")):
-        ssh = ["ssh", "-F", str(info.ssh_config), host, engine, "exec"]
-        stat = subprocess.run(
-            [*ssh, "nova_libvirt", "stat", "-c", "%n %U:%G %a", "/var/log/kolla", "/var/log/kolla/libvirt"],
-            capture_output=True,
-            text=True,
-            timeout=60,
+        stat = inside(
+            host, engine, "nova_libvirt", "stat", "-c", "%n %U:%G %a", "/var/log/kolla", "/var/log/kolla/libvirt"
         )
         # nova-libvirt.json.j2's "directories": fluentd:kolla and root:kolla, 2775
-        assert stat.stdout.split("\n")[:2] == [
+        assert stat.stdout.splitlines() == [
             "/var/log/kolla fluentd:kolla 2775",
             "/var/log/kolla/libvirt root:kolla 2775",
         ], stat.stdout + stat.stderr
-        nqn = subprocess.run([*ssh, "nova_compute", "cat", "/etc/nvme/hostnqn"], capture_output=True, text=True)
+        nqn = inside(host, engine, "nova_compute", "cat", "/etc/nvme/hostnqn")
         assert nqn.stdout.startswith("nqn.2014-08.org.nvmexpress:uuid:"), nqn.stdout + nqn.stderr
