@@ -348,20 +348,24 @@ def installed_files(exp, facts):
             except ContainerUnavailable as exc:  # restarting between reads: the other places are still judged
                 evidence[where] = f"not read: {exc.problem}"
                 continue
-            if not found.fact.exists and container == "nova_libvirt" and (down := _libvirt_down(exp, facts)):
+            f = found.fact
+            own: list[str] = []
+            if not f.exists:
+                own.append(f"{where}: missing")
+            else:
+                evidence[where] = f"{f.owner}:{f.group} {f.mode:04o} sha256 {found.sha256[:16]}"
+                if f.owner != owner or (group and f.group != group) or f.mode & ~mode:
+                    own.append(f"{where}: {f.owner}:{f.group} {f.mode:04o}")
+                source = operator.get(name)
+                if compare and source and source.path and source.sha256() != found.sha256:
+                    own.append(f"{where}: differs from {source.path}")
+            # A nova_libvirt whose libvirtd is down may be mid-start: kolla_set_configs deletes, copies, then sets
+            # owner and mode, so a read then proves nothing (libvirt.container-healthy names the cause).
+            if own and container == "nova_libvirt" and (down := _libvirt_down(exp, facts)):
                 evidence[where] = f"not read: {down}"
                 continue
             judged += 1
-            if not found.fact.exists:
-                problems.append(f"{where}: missing")
-                continue
-            f = found.fact
-            evidence[where] = f"{f.owner}:{f.group} {f.mode:04o} sha256 {found.sha256[:16]}"
-            if f.owner != owner or (group and f.group != group) or f.mode & ~mode:
-                problems.append(f"{where}: {f.owner}:{f.group} {f.mode:04o}")
-            source = operator.get(name)
-            if compare and source and source.path and source.sha256() != found.sha256:
-                problems.append(f"{where}: differs from {source.path}")
+            problems += own
     if not exp.libvirt_container:  # the host daemon's files (docs/kolla-provenance.md §8): keys root-only, same CA
         for name, path in tls_probes.LIBVIRT_PKI.items():
             found = facts.probe(tls_probes.installed_file, name, path, None, "host")
