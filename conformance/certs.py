@@ -11,9 +11,9 @@ import datetime as dt
 import re
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 CERT_FILES = ("cacert.pem", "servercert.pem", "serverkey.pem", "clientcert.pem", "clientkey.pem")
 LEAVES = {"servercert.pem": "serverkey.pem", "clientcert.pem": "clientkey.pem"}  # certificate -> its key
@@ -26,6 +26,15 @@ class BadPem(ValueError):
 def load_cert(data: bytes) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(data)
+    except ValueError as exc:
+        raise BadPem(f"not a PEM certificate ({_first_line(exc)})") from None
+
+
+def load_certs(data: bytes) -> list[x509.Certificate]:
+    """Every certificate of a PEM bundle, in order: cacert.pem may hold a root and its intermediates, and libvirt
+    (GnuTLS) trusts each of them."""
+    try:
+        return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
         raise BadPem(f"not a PEM certificate ({_first_line(exc)})") from None
 
@@ -98,44 +107,63 @@ def same_public_key(a, b) -> bool:
     return a.public_bytes(*fmt) == b.public_bytes(*fmt)
 
 
-def verify_chain(leaf: x509.Certificate, ca: x509.Certificate, now: dt.datetime) -> tuple[bool, str]:
-    """Does `leaf` chain to `ca`? cryptography's X.509 path validation, with two deliberate relaxations:
-
-    - leaf extensions are not judged here (Kolla's leaf has no AKI, KU, EKU or BC, which WebPKI rules demand);
-      tls.leaf-not-ca and tls.key-usage judge them with libvirt's rules;
-    - dates are tls.validity's business: if the chain fails only on time at `now`, it is validated at a
-      moment both certificates are valid, and failing that, by the leaf's signature alone.
-    """
-
-    def attempt(at: dt.datetime) -> str | None:
-        builder = (
-            PolicyBuilder()
-            .store(Store([ca]))
-            .time(at)
-            .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all())
-        )
-        try:
-            builder.build_client_verifier().verify(leaf, [])
-            return None
-        except VerificationError as exc:
-            return str(exc).split(" (encountered processing")[0]
-
-    error = attempt(now)
-    if error is None:
-        return True, f"verified against {ca.subject.rfc4514_string()}"
-    if "not valid at validation time" not in error:
-        return False, error
-    start = max(leaf.not_valid_before_utc, ca.not_valid_before_utc)
-    end = min(leaf.not_valid_after_utc, ca.not_valid_after_utc)
-    if start <= end and attempt(start + (end - start) / 2) is None:
-        return True, f"verified against {ca.subject.rfc4514_string()} (at a date both are valid; see tls.validity)"
+def _extension(cert: x509.Certificate, kind):
     try:
-        leaf.verify_directly_issued_by(ca)
-        return True, (
-            f"signed by {ca.subject.rfc4514_string()}; their validity periods never overlap (see tls.validity)"
-        )
-    except Exception as exc:  # ValueError (issuer name), TypeError (key type), InvalidSignature
-        return False, f"{error}; direct signature check: {_first_line(exc)}"
+        return cert.extensions.get_extension_for_class(kind)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def ca_problems(ca: x509.Certificate) -> list[str]:
+    """What libvirt refuses in a certificate of cacert.pem, each of which it checks as a CA at start and in every
+    client (virnettlscontext.c, virNetTLSContextCheckCert with isCA): basicConstraints present and CA:TRUE,
+    critical or not; a critical keyUsage must allow keyCertSign. Dates are tls.validity's."""
+    problems = []
+    bc = _extension(ca, x509.BasicConstraints)
+    if bc is None:
+        problems.append("has no basicConstraints (libvirt: 'missing basic constraints for a CA')")
+    elif not bc.value.ca:
+        problems.append("has basicConstraints CA:FALSE (libvirt: 'basic constraints do not show a CA')")
+    ku = _extension(ca, x509.KeyUsage)
+    if ku is not None and ku.critical and not ku.value.key_cert_sign:
+        problems.append("has a critical keyUsage without keyCertSign")
+    return problems
+
+
+def _may_sign(ca: x509.Certificate) -> str:
+    """Why GnuTLS would not take `ca` as an issuer ("" if it would): CA:TRUE, and keyCertSign where keyUsage is
+    present (critical or not)."""
+    bc, ku = _extension(ca, x509.BasicConstraints), _extension(ca, x509.KeyUsage)
+    if bc is None or not bc.value.ca:
+        return "it is not a CA (basicConstraints)"
+    if ku is not None and not ku.value.key_cert_sign:
+        return "its keyUsage does not allow keyCertSign"
+    return ""
+
+
+def verify_chain(leaf: x509.Certificate, bundle: list[x509.Certificate]) -> tuple[bool, str]:
+    """Does `leaf` chain to cacert.pem as libvirt verifies it? GnuTLS's list verification with every certificate
+    of the file trusted on its own: an issuer there (subject and signature) that may sign is enough, so an
+    intermediate in cacert.pem counts and one only elsewhere does not. Leaf extensions are tls.leaf-not-ca's and
+    tls.key-usage's; dates are tls.validity's, so the signature alone is judged here."""
+    named = [ca for ca in bundle if ca.subject == leaf.issuer]
+    if not named:
+        held = "; ".join(ca.subject.rfc4514_string() or "(empty subject)" for ca in bundle)
+        return False, f"its issuer is not in cacert.pem (which holds {held})"
+    error = ""
+    for ca in named:
+        try:
+            leaf.verify_directly_issued_by(ca)
+        except InvalidSignature:
+            error = f"not signed by the key of {ca.subject.rfc4514_string()} in cacert.pem (another CA of that name)"
+            continue
+        except (ValueError, TypeError) as exc:  # signature algorithm, key type
+            error = f"signature check against {ca.subject.rfc4514_string()}: {_first_line(exc)}"
+            continue
+        if why := _may_sign(ca):
+            return False, f"signed by {ca.subject.rfc4514_string()}, but {why}"
+        return True, f"signed by {ca.subject.rfc4514_string()} in cacert.pem"
+    return False, error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,27 +184,29 @@ def validity(cert: x509.Certificate, now: dt.datetime, warning_days: int) -> Val
     return Validity("ok", f"valid until {end:%Y-%m-%d} ({left.days} days left)")
 
 
-def usage_problems(cert: x509.Certificate, purposes: tuple[str, ...]) -> list[str]:
-    """Key usage / extended key usage that forbid a TLS `purposes` ("server", "client") use, as libvirt
-    checks them (virnettlscontext.c): KU, where present, needs digitalSignature and keyEncipherment;
-    EKU, where present, needs serverAuth / clientAuth. Absent extensions allow everything."""
-    problems = []
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+def usage_problems(cert: x509.Certificate, purposes: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(refused, warned): key usage / extended key usage against a TLS `purposes` ("server", "client") use, as
+    libvirt checks them (virnettlscontext.c): keyUsage, where present, should allow digitalSignature and
+    keyEncipherment, extendedKeyUsage serverAuth / clientAuth. libvirt refuses what a *critical* extension forbids
+    and only warns about a non-critical one (a real libvirtd and client then connect). Absent extensions allow all."""
+    refused: list[str] = []
+    warned: list[str] = []
+    ku = _extension(cert, x509.KeyUsage)
+    if ku is not None:
         for name in ("digital_signature", "key_encipherment"):
-            if not getattr(ku, name):
-                problems.append(f"keyUsage lacks {_camel(name)}")
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            if not getattr(ku.value, name):
+                (refused if ku.critical else warned).append(
+                    f"{'critical' if ku.critical else 'non-critical'} keyUsage lacks {_camel(name)}"
+                )
+    eku = _extension(cert, x509.ExtendedKeyUsage)
+    if eku is not None:
         wanted = {"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
         for purpose in purposes:
-            if wanted[purpose] not in eku and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku:
-                problems.append(f"extendedKeyUsage lacks {purpose}Auth")
-    except x509.ExtensionNotFound:
-        pass
-    return problems
+            if wanted[purpose] not in eku.value and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku.value:
+                (refused if eku.critical else warned).append(
+                    f"{'critical' if eku.critical else 'non-critical'} extendedKeyUsage lacks {purpose}Auth"
+                )
+    return refused, warned
 
 
 def _camel(name: str) -> str:

@@ -107,33 +107,42 @@ def files_present(exp, facts):
     severity=Severity.BLOCKER,
     phases=("predeploy", "postdeploy"),
     doc=DOC_CERTS,
-    rationale="libvirtd and its clients verify each other against cacert.pem; a certificate from another CA "
-    'fails with "Failed to verify peer\'s certificate".',
+    rationale="libvirtd and its clients verify each other against cacert.pem, trusting every certificate in it "
+    "(GnuTLS), and refuse to start when one of them is not a CA; a certificate from another CA fails with "
+    '"Failed to verify peer\'s certificate".',
 )
 def chain(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
         return skip
-    evidence, problems, judged = {}, [], 0
+    evidence, problems, judged, cas = {}, [], 0, 0
     for s in sets:
-        ca = s.certs.get("cacert.pem")
+        bundle = s.bundle()
         evidence.update(_describe(s))
+        for i, ca in enumerate(bundle[1:], 2):
+            evidence[f"{s.label}: cacert.pem certificate {i}"] = certs.describe(ca)
+        for i, ca in enumerate(bundle, 1):
+            cas += 1
+            problems += [
+                f"{s.label}: cacert.pem certificate {i} ({ca.subject.rfc4514_string()}) {p}"
+                for p in certs.ca_problems(ca)
+            ]
         for name in certs.LEAVES:
-            if ca is None or name not in s.certs:
+            if not bundle or name not in s.certs:
                 continue
             judged += 1
-            ok, detail = certs.verify_chain(s.certs[name], ca, _now())
+            ok, detail = certs.verify_chain(s.certs[name], bundle)
             evidence[f"{s.label}: {name} chain"] = detail
             if not ok:
                 problems.append(f"{s.label}: {name} issued by {s.certs[name].issuer.rfc4514_string()}: {detail}")
     return _verdict(
-        "servercert.pem and clientcert.pem verified against cacert.pem",
+        "servercert.pem and clientcert.pem signed by a CA in cacert.pem, every certificate there a CA",
         problems,
         evidence,
-        "sign the certificates with the CA in cacert.pem, or put the CA that signed them in cacert.pem; "
-        "then " + REGENERATE.split(": ", 1)[1],
+        "sign the certificates with a CA in cacert.pem, or put the CA that signed them (intermediates too) in "
+        "cacert.pem, with basicConstraints CA:TRUE; then " + REGENERATE.split(": ", 1)[1],
         f"{judged} certificate(s) verified",
-        judged,
+        judged + cas,
     )
 
 
@@ -264,10 +273,13 @@ def validity(exp, facts):
         return skip
     now, evidence, bad, soon = _now(), {}, [], []
     for s in sets:
-        for name in ("cacert.pem", "servercert.pem", "clientcert.pem"):
-            if name not in s.certs:
-                continue
-            state = certs.validity(s.certs[name], now, exp.expiry_warning_days)
+        bundle = s.bundle()
+        named = [
+            (f"cacert.pem certificate {i}" if len(bundle) > 1 else "cacert.pem", c) for i, c in enumerate(bundle, 1)
+        ]
+        named += [(n, s.certs[n]) for n in ("servercert.pem", "clientcert.pem") if n in s.certs]
+        for name, cert in named:  # libvirt checks the dates of every CA in cacert.pem, used or not
+            state = certs.validity(cert, now, exp.expiry_warning_days)
             evidence[f"{s.label}: {name}"] = state.detail
             if state.status in ("expired", "not-yet-valid"):
                 bad.append(f"{s.label}: {name} {state.detail}")
@@ -293,30 +305,31 @@ def validity(exp, facts):
     phases=("predeploy", "postdeploy"),
     doc=DOC_CERTS,
     rationale="Where present, keyUsage must allow digitalSignature and keyEncipherment and extendedKeyUsage "
-    "serverAuth (server cert) / clientAuth (client cert), or libvirt refuses the certificate.",
+    "serverAuth (server cert) / clientAuth (client cert): libvirt refuses the certificate when the extension is "
+    "critical, and warns when it is not.",
 )
 def key_usage(exp, facts):
     sets, skip = _cert_check(exp, facts)
     if skip:
         return skip
     purposes = {"servercert.pem": ("server",), "clientcert.pem": ("client",)}
-    evidence, problems = {}, []
+    evidence, problems, warnings = {}, [], []
     for s in sets:
         for name, wanted in purposes.items():
             if name not in s.certs:
                 continue
-            found = certs.usage_problems(s.certs[name], wanted)
-            evidence[f"{s.label}: {name}"] = "; ".join(found) or "usage allows " + " and ".join(wanted)
-            problems += [f"{s.label}: {name} {p}" for p in found]
-    return _verdict(
-        "keyUsage digitalSignature+keyEncipherment, EKU serverAuth/clientAuth (or no such extensions)",
-        problems,
-        evidence,
+            refused, warned = certs.usage_problems(s.certs[name], wanted)
+            evidence[f"{s.label}: {name}"] = "; ".join(refused + warned) or "usage allows " + " and ".join(wanted)
+            problems += [f"{s.label}: {name} {p}" for p in refused]
+            warnings += [f"{s.label}: {name} {p}" for p in warned]
+    expected = "keyUsage digitalSignature+keyEncipherment, EKU serverAuth/clientAuth (or no such extensions)"
+    fix = (
         "reissue with keyUsage digitalSignature,keyEncipherment and extendedKeyUsage "
-        "serverAuth,clientAuth (or without those extensions, as Kolla does); " + REGENERATE,
-        "usage allows TLS server and client",
-        bool(evidence),
+        "serverAuth,clientAuth (or without those extensions, as Kolla does); " + REGENERATE
     )
+    if warnings and not problems:  # libvirt logs a warning and connects
+        return Verdict.warning(expected, "; ".join(warnings) + " (libvirt warns, then connects)", fix, evidence)
+    return _verdict(expected, problems, evidence, fix, "usage allows TLS server and client", bool(evidence))
 
 
 def _libvirt_down(exp, facts) -> str:

@@ -123,6 +123,18 @@ class CertSet:
     certs: dict  # certificate file name -> x509.Certificate
     public_keys: dict  # key file name -> public key
     problems: dict  # file name -> "missing ..." / "unparsable ..."
+    ca_bundle: tuple = ()  # every certificate of cacert.pem (certs["cacert.pem"] is the first): libvirt trusts each
+
+    def bundle(self) -> list:
+        return list(self.ca_bundle) or ([self.certs["cacert.pem"]] if "cacert.pem" in self.certs else [])
+
+
+BUNDLE = "cacert.pem (all)"  # where _parse leaves the whole bundle, moved to CertSet.ca_bundle by _cert_set
+
+
+def _cert_set(label: str, paths: dict, parsed: dict, keys: dict, problems: dict) -> CertSet:
+    bundle = tuple(parsed.pop(BUNDLE, ()))
+    return CertSet(label, paths, parsed, keys, problems, bundle)
 
 
 def _parse(name: str, data: bytes, certs_out: dict, keys_out: dict, problems: dict, public: bool = False) -> None:
@@ -133,6 +145,9 @@ def _parse(name: str, data: bytes, certs_out: dict, keys_out: dict, problems: di
     try:
         if name.endswith("key.pem"):
             keys_out[name] = certs.load_public_key(data) if public else certs.public_key_of_private(data)
+        elif name == "cacert.pem":
+            certs_out[BUNDLE] = certs.load_certs(data)
+            certs_out[name] = certs_out[BUNDLE][0]
         else:
             certs_out[name] = certs.load_cert(data)
     except certs.BadPem as exc:
@@ -152,7 +167,7 @@ def operator_cert_set(_facts, custom_config_dir: str, host: str) -> CertSet:
             problems[name] = "missing (searched " + ", then ".join(file.searched) + ")"
         else:
             _parse(name, file.read(), parsed_certs, keys, problems)
-    return CertSet(
+    return _cert_set(
         f"operator's Kolla config ({Path(custom_config_dir) / 'nova' / 'nova-libvirt'})",
         paths,
         parsed_certs,
@@ -174,7 +189,7 @@ def host_pki_set(facts: Facts) -> CertSet:
             problems[name] = f"{'unreadable key' if exists else 'missing'}: {path} on the host"
         else:
             _parse(name, data, parsed_certs, keys, problems, public=True)
-    return CertSet("host libvirt's /etc/pki", paths, parsed_certs, keys, problems)
+    return _cert_set("host libvirt's /etc/pki", paths, parsed_certs, keys, problems)
 
 
 # (place, container, directory or None for libvirt's pki paths, files, owner, group, mode)
