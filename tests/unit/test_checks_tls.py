@@ -17,6 +17,7 @@ from conformance.facts import FileFact
 from conformance.model import Status
 from conformance.probes import live, sasl
 from conformance.probes import tls as tls_probes
+from tests.tls_shapes import CERT_CHECKS
 from tests.unit.recorded import (
     DERIVE,
     HOST_MODE,
@@ -32,15 +33,6 @@ from tests.unit.recorded import (
 )
 
 PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_APPLICABLE
-CERT_CHECKS = (
-    "tls.files-present",
-    "tls.chain",
-    "tls.key-match",
-    "tls.san-covers-host",
-    "tls.leaf-not-ca",
-    "tls.validity",
-    "tls.key-usage",
-)
 # host_tls.json: compute01 in host mode with TLS (10.77.3.11), its keys mode 0644 (lab fault key-world-readable).
 HOST_TLS = {**TLS, **HOST_MODE, "migration_hostname": "compute01", "migration_address": "10.77.3.11"}
 
