@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,6 +147,31 @@ def _plain(ca: dict, server: dict | None = None, client: dict | None = None, key
     return files((root,), *_leaves(root, server, client))
 
 
+def _v1_root() -> Issued:
+    """A version 1 CA, as old `openssl x509 -req -signkey` recipes make it (cryptography writes only v3)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        key, csr, pem = (Path(tmp) / n for n in ("ca.key", "ca.csr", "ca.pem"))
+        subprocess.run(
+            ["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-subj", "/CN=Shape v1 CA"]
+            + ["-out", csr],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["openssl", "x509", "-req", "-in", csr, "-signkey", key, "-days", "30", "-out", pem],
+            check=True,
+            capture_output=True,
+        )
+        cert = x509.load_pem_x509_certificate(pem.read_bytes())
+        assert cert.version is x509.Version.v1
+        return Issued(cert, serialization.load_pem_private_key(key.read_bytes(), password=None))
+
+
+def _v1() -> dict[str, bytes]:
+    root = _v1_root()
+    return files((root,), *_leaves(root))
+
+
 def _intermediate(in_bundle: bool, inter_valid: tuple[int, int] = (-1, 365)) -> dict[str, bytes]:
     root = make("Shape Root CA", **KOLLA_CA)
     inter = make("Shape Intermediate CA", root, **KOLLA_CA, valid=inter_valid)
@@ -159,6 +186,7 @@ SHAPES: dict[str, tuple[Callable[[], dict[str, bytes]], bool]] = {
     "kolla": (lambda: _plain(KOLLA_CA), True),
     "ca-without-keyusage": (lambda: _plain({"ca": True}), True),  # `openssl req -x509 -new`
     "ca-basicconstraints-not-critical": (lambda: _plain({**KOLLA_CA, "bc_critical": False}), True),
+    "ca-v1": (_v1, False),
     "ca-without-basicconstraints": (lambda: _plain({"usage": ("key_cert_sign",)}), False),
     "ca-keyusage-without-certsign": (lambda: _plain({"ca": True, "usage": ("digital_signature",)}), False),
     "ca-keyusage-without-certsign-not-critical": (
