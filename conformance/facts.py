@@ -33,11 +33,25 @@ class FileFact:
     def describe(self) -> str:
         if not self.exists:
             return f"{self.path}: missing"
-        return f"{self.path}: {self.kind}, {self.owner}:{self.group} ({self.uid}:{self.gid}) mode {self.mode:04o}"
+        names = f"{self.owner or '(no name)'}:{self.group or '(no name)'}"
+        return f"{self.path}: {self.kind}, {names} ({self.uid}:{self.gid}) mode {self.mode:04o}"
+
+    def group_label(self) -> str:
+        """The group as an operator can act on it: its name, or its gid when the host has no name for it."""
+        return self.group or f"gid {self.gid} (no group of that id exists on the host)"
 
 
 # `--`: a path is never an option, whatever it starts with.
-_STAT = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' -- %s 2>/dev/null"
+STAT = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' -- %s 2>/dev/null"
+
+
+def stat_fact(path: str, line: str, content: str = "") -> FileFact:
+    """A FileFact from one line of STAT's output. stat prints UNKNOWN for an id without a name: that is no name."""
+    kind, mode, uid, gid, owner, group = (line.split("|") + [""] * 6)[:6]
+    owner, group = ("" if n == "UNKNOWN" else n for n in (owner, group))
+    return FileFact(path, True, content, int(mode or "0", 8), int(uid or -1), int(gid or -1), owner, group, kind)
+
+
 # What a read depends on besides the shell, by the programs its template calls: a hang of one of these is not
 # waited for twice. libvirt's clients (virsh, and the live probes' logins) all wait on libvirtd.
 _DAEMONS = (
@@ -171,21 +185,10 @@ class Facts:
 
     def file(self, path: str, container: str | None = None, read: bool = True) -> FileFact:
         """Metadata (and text, unless read=False) of a file on the host or inside a container, in one command."""
-        template = _STAT + (" && echo && cat -- %s" if read else "")
+        template = STAT + (" && echo && cat -- %s" if read else "")
         args = (path, path) if read else (path,)
         result = self.run_in(container, template, *args) if container else self.run(template, *args)
         if not result.ok and not result.stdout:
             return FileFact(path, exists=False)
         head, _, body = result.stdout.partition("\n")
-        kind, mode, uid, gid, owner, group = (head.split("|") + [""] * 6)[:6]
-        return FileFact(
-            path,
-            True,
-            body[1:] if body.startswith("\n") else body,
-            int(mode or "0", 8),
-            int(uid or -1),
-            int(gid or -1),
-            owner,
-            group,
-            kind,
-        )
+        return stat_fact(path, head, body[1:] if body.startswith("\n") else body)

@@ -49,8 +49,9 @@ def type_rendered(exp, facts):
     return Verdict.failed(
         f"[libvirt] virt_type = {exp.virt_type} ({exp.virt_type_source})",
         f"[libvirt] virt_type = {rendered or '(unset: nova defaults to kvm)'} in {fact.path}",
-        hint="put the override in /etc/kolla/config/nova/[<host>/]nova-compute.conf or set nova_compute_virt_type, "
-        "then run `kolla-ansible reconfigure -t nova`",
+        # The config dir already says what is intended: the host lacks its deploy (the override may exist, unrendered).
+        hint=f"deploy what {exp.virt_type_source} says: `kolla-ansible reconfigure -t nova --limit {exp.host}`; "
+        f"if {rendered or 'kvm'} is what you want instead, change {exp.virt_type_source.split(' (')[0]} first",
         evidence=evidence,
     )
 
@@ -172,7 +173,11 @@ def dev_kvm_access(exp, facts):
         evidence["qemu user"] = f"{user} groups {groups}"
         expected = f"read-write for the host qemu user {user}"
         ok = world_rw or (group_rw and dev.gid in groups)
-        hint = f"add {user} to group {dev.group or dev.gid}, or give /dev/kvm mode 0660 with a group {user} is in"
+        hint = (
+            f"add {user} to group {dev.group}, or give /dev/kvm mode 0660 with a group {user} is in"
+            if dev.group
+            else f"/dev/kvm's {dev.group_label()}: give /dev/kvm a group {user} is in, mode 0660"
+        )
     if ok:
         return Verdict.passed(expected, dev.describe(), evidence)
     return Verdict.failed(expected, dev.describe(), hint, evidence)
@@ -201,7 +206,8 @@ def libvirt_kvm_domain(exp, facts):
     return Verdict.failed(
         "domain type kvm offered",
         f"{support.where}: {last}",
-        hint="fix the KVM findings above (modules, /dev/kvm), then restart libvirt "
+        hint="see virt.cpu-vt-flags, virt.kvm-module, virt.dev-kvm and virt.dev-kvm-access for what is missing; "
+        "once they pass, restart libvirt so that it sees /dev/kvm "
         "(`docker restart nova_libvirt` in container mode)",
         evidence=evidence,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conformance import certs
 from conformance.certs import CERT_FILES
-from conformance.facts import Facts, FileFact
+from conformance.facts import STAT, Facts, FileFact, stat_fact
 
 # docs/kolla-provenance.md §3: where Kolla installs each file, with owner and mode.
 LIBVIRT_PKI = {
@@ -61,15 +61,13 @@ class InstalledFile:
 
 
 def installed_file(facts: Facts, name: str, path: str, container: str | None, place: str) -> InstalledFile:
-    command = "stat -L -c '%%F|%%a|%%u|%%g|%%U|%%G' -- %s 2>/dev/null && sha256sum -- %s"
+    command = STAT + " && sha256sum -- %s"
     result = facts.run_in(container, command, path, path) if container else facts.run(command, path, path)
     lines = result.stdout.splitlines()
     if not result.ok or not lines:
         return InstalledFile(name, place, FileFact(path, exists=False), "")
-    kind, mode, uid, gid, owner, group = (lines[0].split("|") + [""] * 6)[:6]
     digest = lines[1].split()[0] if len(lines) > 1 and lines[1].split() else ""
-    fact = FileFact(path, True, "", int(mode or "0", 8), int(uid or -1), int(gid or -1), owner, group, kind)
-    return InstalledFile(name, place, fact, digest)
+    return InstalledFile(name, place, stat_fact(path, lines[0]), digest)
 
 
 def host_certificate(facts: Facts, path: str) -> bytes:

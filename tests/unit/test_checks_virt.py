@@ -95,7 +95,9 @@ TYPE_RENDERED = [
         {kolla.rendered_nova_compute_conf: nova_conf("virt_type = qemu\n")},
         actual=("virt_type = qemu", "/etc/kolla/nova-compute/nova.conf"),
         expected="virt_type = kvm",
-        hint="kolla-ansible reconfigure -t nova",
+        # the config dir already says kvm: the next step is its deploy, not another override
+        hint=("kolla-ansible reconfigure -t nova --limit compute01", "if qemu is what you want instead"),
+        lacks={"hint": "put the override"},
     ),
     case(
         "virt.type-rendered",
@@ -290,6 +292,16 @@ DEV_KVM_ACCESS = [
     ),
     case(
         "virt.dev-kvm-access",
+        "fail: host mode, the device's gid has no name on the host (recorded: stat says UNKNOWN)",
+        FAIL,
+        {virt.dev_kvm: dev_kvm(), virt.qemu_user: ("libvirt-qemu", [64055])},
+        exp=HOST_MODE,
+        actual="root:(no name) (0:42427)",
+        hint="gid 42427 (no group of that id exists on the host)",
+        lacks={"hint": "UNKNOWN", "actual": "UNKNOWN"},
+    ),
+    case(
+        "virt.dev-kvm-access",
         "pass: host mode, world read-write",
         PASS,
         {virt.dev_kvm: kvm(0o666, 0, "root"), virt.qemu_user: ("libvirt-qemu", [64055])},
@@ -330,7 +342,8 @@ LIBVIRT_KVM_DOMAIN = [
         FAIL,
         lambda: rec("faulty").facts(),
         actual=("virsh in container nova_libvirt", "the accel 'kvm' is not supported"),
-        hint="restart libvirt",
+        hint=("restart libvirt", "virt.dev-kvm-access"),
+        lacks={"hint": "findings above"},  # the other checks' verdicts are not this check's to know
     ),
     case(
         "virt.libvirt-kvm-domain",
