@@ -102,6 +102,9 @@ def _catalog(args, rest) -> int:
         print("\n".join(catalog.page(c).rstrip("\n") + "\n" for c in args.check_ids), end="")
         return ExitCode.OK
     if args.check:
+        if not Path(args.check).is_file():
+            print(f"{args.check}: not found (nothing to compare the check catalog with)", file=sys.stderr)
+            return ExitCode.PROFILE_ERROR
         if catalog.is_current(args.check):
             return ExitCode.OK
         print(

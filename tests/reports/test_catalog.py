@@ -74,6 +74,14 @@ def test_catalog_refuses_an_unknown_check_id(capsys):
     assert cli.main(["catalog", "--check", str(README), "sasl.mech-list"]) == ExitCode.PROFILE_ERROR
 
 
+def test_catalog_check_of_a_missing_file_says_not_found(tmp_path, capsys):
+    missing = tmp_path / "README.md"
+    assert cli.main(["catalog", "--check", str(missing)]) == ExitCode.PROFILE_ERROR
+    err = capsys.readouterr().err
+    assert f"{missing}: not found" in err and "stale" not in err
+    assert not missing.exists()
+
+
 def test_allure_description_is_the_page(monkeypatch):
     described = []
     monkeypatch.setattr(allure_report.allure.dynamic, "description", described.append)
