@@ -40,9 +40,12 @@ def _not_running(exp, facts):
 
 
 def _sasl_conf(exp, facts) -> sasl.ConfCopy:
-    """The SASL config libvirtd uses; while nova_libvirt is down, Kolla's source copy (installed at its start)."""
+    """The SASL config libvirtd uses; while nova_libvirt's libvirtd is down, Kolla's source copy, which the
+    container installs at its next start. The container's own copy is not judged then: in a restart loop it is read
+    in the middle of kolla_set_configs (deleted, copied, then given its owner and mode), seen in the lab as an
+    empty mech_list."""
     conf = facts.probe(sasl.sasl_conf, _libvirt_container(exp))
-    if conf.fact.exists or not (conf.unread or _not_running(exp, facts)):
+    if not conf.unread and not _not_running(exp, facts):
         return conf
     return facts.probe(sasl.sasl_conf, None, f"{exp.node_config_directory}/nova-libvirt/sasl.conf")
 

@@ -355,6 +355,23 @@ MECH_LIST = [
         exp=CT,
         then=asked(sasl.sasl_conf, ("nova_libvirt",), SOURCE_SASL[1:]),
     ),
+    case(
+        "sasl.mech-list",
+        "pass: nova_libvirt in a restart loop, its copy read mid-start (empty): the source is judged",
+        PASS,
+        lambda: ct(
+            {
+                (sasl.sasl_conf, "nova_libvirt"): sasl.ConfCopy(
+                    "/etc/sasl2/libvirt.conf in nova_libvirt", FileFact("/etc/sasl2/libvirt.conf", True, ""), {}
+                ),
+                sasl.nova_libvirt_healthcheck: HEALTHCHECK_FAILS,
+            }
+        ),
+        exp=CT,
+        actual="mech_list: SCRAM-SHA-256",
+        evidence="/etc/kolla/nova-libvirt/sasl.conf on the host",
+        then=asked(sasl.sasl_conf, ("nova_libvirt",), SOURCE_SASL[1:]),
+    ),
 ]
 
 SCRAM_ON_TCP = sub("DIGEST-MD5", "SCRAM-SHA-256")  # the lab's scram-over-tcp fault
