@@ -69,7 +69,7 @@ class Issued:
     key: object
 
 
-def make(  # noqa: PLR0913 (a certificate's shape, each part named)
+def make(
     cn: str,
     issuer: Issued | None = None,
     *,

@@ -117,12 +117,12 @@ def chain(exp, facts):
         return skip
     evidence, problems, judged, cas = {}, [], 0, 0
     for s in sets:
-        bundle = s.bundle()
+        bundle = list(s.ca_bundle)
         evidence.update(_describe(s))
-        for i, ca in enumerate(bundle[1:], 2):
-            evidence[f"{s.label}: cacert.pem certificate {i}"] = certs.describe(ca)
         for i, ca in enumerate(bundle, 1):
             cas += 1
+            if i > 1:  # the first is the set's cacert.pem, described above
+                evidence[f"{s.label}: cacert.pem certificate {i}"] = certs.describe(ca)
             problems += [
                 f"{s.label}: cacert.pem certificate {i} ({ca.subject.rfc4514_string()}) {p}"
                 for p in certs.ca_problems(ca)
@@ -273,7 +273,7 @@ def validity(exp, facts):
         return skip
     now, evidence, bad, soon = _now(), {}, [], []
     for s in sets:
-        bundle = s.bundle()
+        bundle = s.ca_bundle
         named = [
             (f"cacert.pem certificate {i}" if len(bundle) > 1 else "cacert.pem", c) for i, c in enumerate(bundle, 1)
         ]

@@ -123,19 +123,10 @@ class CertSet:
     problems: dict  # file name -> "missing ..." / "unparsable ..."
     ca_bundle: tuple = ()  # every certificate of cacert.pem (certs["cacert.pem"] is the first): libvirt trusts each
 
-    def bundle(self) -> list:
-        return list(self.ca_bundle) or ([self.certs["cacert.pem"]] if "cacert.pem" in self.certs else [])
 
-
-BUNDLE = "cacert.pem (all)"  # where _parse leaves the whole bundle, moved to CertSet.ca_bundle by _cert_set
-
-
-def _cert_set(label: str, paths: dict, parsed: dict, keys: dict, problems: dict) -> CertSet:
-    bundle = tuple(parsed.pop(BUNDLE, ()))
-    return CertSet(label, paths, parsed, keys, problems, bundle)
-
-
-def _parse(name: str, data: bytes, certs_out: dict, keys_out: dict, problems: dict, public: bool = False) -> None:
+def _parse(
+    name: str, data: bytes, certs_out: dict, keys_out: dict, problems: dict, bundle_out: list, public: bool = False
+) -> None:
     if not name.endswith("key.pem") and certs.holds_private_key(data):
         # Kolla copies cacert.pem (and the certificates) to every compute host, readable by nova: a key there is
         # a leaked key, whatever else the file holds. The bytes are never quoted.
@@ -144,8 +135,8 @@ def _parse(name: str, data: bytes, certs_out: dict, keys_out: dict, problems: di
         if name.endswith("key.pem"):
             keys_out[name] = certs.load_public_key(data) if public else certs.public_key_of_private(data)
         elif name == "cacert.pem":
-            certs_out[BUNDLE] = certs.load_certs(data)
-            certs_out[name] = certs_out[BUNDLE][0]
+            bundle_out[:] = certs.load_certs(data)
+            certs_out[name] = bundle_out[0]
         else:
             certs_out[name] = certs.load_cert(data)
     except certs.BadPem as exc:
@@ -159,18 +150,20 @@ def operator_cert_set(_facts, custom_config_dir: str, host: str) -> CertSet:
     parsed_certs: dict = {}
     keys: dict = {}
     problems: dict[str, str] = {}
+    bundle: list = []
     for name, file in found.items():
         paths[name] = str(file.path) if file.path else " or ".join(file.searched)
         if file.path is None:
             problems[name] = "missing (searched " + ", then ".join(file.searched) + ")"
         else:
-            _parse(name, file.read(), parsed_certs, keys, problems)
-    return _cert_set(
+            _parse(name, file.read(), parsed_certs, keys, problems, bundle)
+    return CertSet(
         f"operator's Kolla config ({Path(custom_config_dir) / 'nova' / 'nova-libvirt'})",
         paths,
         parsed_certs,
         keys,
         problems,
+        tuple(bundle),
     )
 
 
@@ -180,14 +173,15 @@ def host_pki_set(facts: Facts) -> CertSet:
     parsed_certs: dict = {}
     keys: dict = {}
     problems: dict[str, str] = {}
+    bundle: list = []
     for name, path in LIBVIRT_PKI.items():
         data = host_public_key(facts, path) if name.endswith("key.pem") else host_certificate(facts, path)
         if not data:
             exists = facts.file(path, read=False).exists
             problems[name] = f"{'unreadable key' if exists else 'missing'}: {path} on the host"
         else:
-            _parse(name, data, parsed_certs, keys, problems, public=True)
-    return _cert_set("host libvirt's /etc/pki", paths, parsed_certs, keys, problems)
+            _parse(name, data, parsed_certs, keys, problems, bundle, public=True)
+    return CertSet("host libvirt's /etc/pki", paths, parsed_certs, keys, problems, tuple(bundle))
 
 
 # (place, container, directory or None for libvirt's pki paths, files, owner, group, mode)
