@@ -51,7 +51,7 @@ def type_rendered(exp, facts):
         f"[libvirt] virt_type = {rendered or '(unset: nova defaults to kvm)'} in {fact.path}",
         # The config dir already says what is intended: the host lacks its deploy (the override may exist, unrendered).
         hint=f"deploy what {exp.virt_type_source} says: `kolla-ansible reconfigure -t nova --limit {exp.host}`; "
-        f"if {rendered or 'kvm'} is what you want instead, change {exp.virt_type_source.split(' (')[0]} first",
+        f"if {rendered or 'kvm'} is what you want instead, change {exp.virt_type_source} first",
         evidence=evidence,
     )
 
