@@ -22,8 +22,10 @@ from conformance.command import (
     KILLED_AFTER_TIMEOUT,
     TIMED_OUT,
     Frame,
+    Shell,
     container_name,
     engine_name,
+    parallel,
     shell,
     with_status_line,
 )
@@ -83,12 +85,28 @@ def new_control_dir() -> str:
     raise OSError("no writable folder with a path short enough for ssh control sockets (TMPDIR, /tmp, /dev/shm)")
 
 
+def exec_command(engine: str, container: str, command: Shell) -> Shell:
+    """`command` inside a container through the engine, ending with a status line (see container_exec)."""
+    script = with_status_line(command, _EXEC_DONE)
+    return shell("%s exec %s sh -c %s", engine_name(engine), container_name(container), script)
+
+
 class CommandTimedOut(Exception):
     """The command did not finish within its limit (the remote `timeout` struck, or the connection stalled)."""
 
     def __init__(self, host: str, command: str, limit: int):
         self.host, self.command, self.limit = host, command, limit
         super().__init__(f"`{_first_words(command)}` did not answer within {limit}s")
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchRead:
+    """One read of a batch: a built command on the host, or inside `container` through `engine`."""
+
+    command: Shell
+    timeout: int | None = None
+    engine: str = ""
+    container: str = ""
 
 
 class _TimedSshBackend(SshBackend):
@@ -136,6 +154,7 @@ class HostConnection:
         # ControlPath must stay short (a unix socket path is limited to 108 bytes).
         self.control_path = os.path.join(self._control_dir, hashlib.sha1(f"{name}@{address}".encode()).hexdigest()[:12])
         self.commands = 0
+        self.round_trips = 0  # SSH sessions on the master: one per command, or one per batch of reads
         self.connections = 0  # SSH connections opened (a new master whenever no control socket exists)
         self.unreachable: HostUnreachable | None = None
         self._frame = Frame()
@@ -163,31 +182,8 @@ class HostConnection:
 
         `stdin` goes to the command through the SSH channel: the way to pass a secret without putting it in argv."""
         command = shell(template, *args)
-        if self.unreachable is not None:
-            raise self.unreachable
-        limit = max(1, int(timeout or self.ssh.command_timeout))
-        with self._lock:
-            self.commands += 1
-            if not os.path.exists(self.control_path):
-                self.connections += 1
-            self._backend.deadline = limit + 5 + self.ssh.connect_timeout
-            self._backend.stdin = stdin.encode() if isinstance(stdin, str) else stdin
-            started = time.monotonic()
-            try:
-                out = self._backend.run(self._frame.wrap(command, limit))
-            except _LocalDeadline:
-                # The remote `timeout` should have answered: the command is stuck where even SIGKILL waits
-                # (a hung mount) or the connection stalled. Either way this command's answer never comes.
-                raise CommandTimedOut(self.name, command, limit) from None
-            except RuntimeError as exc:  # testinfra raises RuntimeError(result) when ssh exits 255
-                result = exc.args[0] if exc.args else None
-                out = result if result is not None and self._frame.parse(getattr(result, "stdout", "")) else None
-                if out is None:
-                    detail = getattr(result, "stderr", "") or str(exc)
-                    self.unreachable = HostUnreachable(self.name, f"ssh to {self.address} failed: {_last_line(detail)}")
-                    raise self.unreachable from None
-            finally:
-                self._backend.stdin = None
+        limit = self._limit(timeout)
+        out, started = self._send(self._frame.wrap(command, limit), limit, 1, stdin, self._frame)
         framed = self._frame.parse(out.stdout)
         if framed is None:
             raise HostUnreachable(
@@ -195,9 +191,33 @@ class HostConnection:
                 f"no answer from the remote shell (exit {out.rc}): "
                 f"{_last_line(out.stderr)}; is sh, mktemp, timeout and base64 there?",
             )
-        if framed.rc == TIMED_OUT or (framed.rc == KILLED_AFTER_TIMEOUT and time.monotonic() - started >= limit):
-            raise CommandTimedOut(self.name, command, limit)
-        return CommandResult(command, framed.rc, framed.stdout, framed.stderr)
+        return self._result(command, framed, limit, started)
+
+    def run_batch(self, reads: list[BatchRead]) -> list[CommandResult | CommandTimedOut]:
+        """Several reads in one round trip: they run side by side on the host, each framed and bounded by its own
+        limit, so the batch takes as long as its slowest read. Each answer comes back as `run` and
+        `container_exec` give it, or as the CommandTimedOut that read would have raised. Raises HostUnreachable
+        if SSH fails."""
+        if not reads:
+            return []
+        commands = [exec_command(r.engine, r.container, r.command) if r.container else r.command for r in reads]
+        limits = [self._limit(r.timeout) for r in reads]
+        frames = [Frame() for _ in reads]
+        batch = parallel([frame.wrap(c, limit) for frame, c, limit in zip(frames, commands, limits, strict=True)])
+        out, started = self._send(batch, max(limits), len(reads), None, None)
+        answers: list[CommandResult | CommandTimedOut] = []
+        for read, command, limit, frame in zip(reads, commands, limits, frames, strict=True):
+            framed = frame.parse(out.stdout)
+            if framed is None:  # killed with the batch (the local deadline) or never started on the host
+                answers.append(CommandTimedOut(self.name, command, limit))
+                continue
+            try:
+                result = self._result(command, framed, limit, started)
+            except CommandTimedOut as exc:
+                answers.append(exc)
+                continue
+            answers.append(self._exec_result(read.engine, result) if read.container else result)
+        return answers
 
     def container_exec(
         self, engine: str, container: str, template: str, *args: object, timeout: int | None = None
@@ -208,17 +228,58 @@ class HostConnection:
         (podman, measured: six in 400 execs, among them "the pid was reused"), sometimes after part of the output.
         So the command prints a last line after it ends, carrying its exit status; without that line the result
         is marked with `exec_error` instead of being taken for the command's own (empty) answer."""
-        script = with_status_line(shell(template, *args), _EXEC_DONE)
-        result = self.run(
-            "%s exec %s sh -c %s", engine_name(engine), container_name(container), script, timeout=timeout
-        )
+        result = self.run(exec_command(engine, container, shell(template, *args)), timeout=timeout)
+        return self._exec_result(engine, result)
+
+    @staticmethod
+    def _exec_result(engine: str, result: CommandResult) -> CommandResult:
         body, marker, status = result.stdout.rpartition("\n" + _EXEC_DONE)
         if not marker or not status.strip().isdigit():
             reason = _last_line(result.stderr) if result.stderr.strip() else f"{engine} exec exited {result.rc}"
             return dataclasses.replace(result, exec_error=reason)
         return dataclasses.replace(result, rc=int(status), stdout=body)
 
+    def _limit(self, timeout: int | None) -> int:
+        return max(1, int(timeout or self.ssh.command_timeout))
+
+    def _send(self, script: Shell, limit: int, commands: int, stdin: bytes | str | None, frame: Frame | None):
+        """One round trip: `script` over the master connection, the local ssh killed after `limit` plus margins.
+        Returns testinfra's result and when the script was sent. With `frame`, an ssh exit 255 whose output still
+        holds that frame is the command's own answer."""
+        if self.unreachable is not None:
+            raise self.unreachable
+        with self._lock:
+            self.commands += commands
+            self.round_trips += 1
+            if not os.path.exists(self.control_path):
+                self.connections += 1
+            self._backend.deadline = limit + 5 + self.ssh.connect_timeout
+            self._backend.stdin = stdin.encode() if isinstance(stdin, str) else stdin
+            started = time.monotonic()
+            try:
+                return self._backend.run(script), started
+            except _LocalDeadline:
+                # The remote `timeout` should have answered: the command is stuck where even SIGKILL waits
+                # (a hung mount) or the connection stalled. Either way this command's answer never comes.
+                raise CommandTimedOut(self.name, script, limit) from None
+            except RuntimeError as exc:  # testinfra raises RuntimeError(result) when ssh exits 255
+                result = exc.args[0] if exc.args else None
+                if result is not None and frame is not None and frame.parse(getattr(result, "stdout", "")):
+                    return result, started
+                detail = getattr(result, "stderr", "") or str(exc)
+                self.unreachable = HostUnreachable(self.name, f"ssh to {self.address} failed: {_last_line(detail)}")
+                raise self.unreachable from None
+            finally:
+                self._backend.stdin = None
+
+    def _result(self, command: Shell, framed, limit: int, started: float) -> CommandResult:
+        if framed.rc == TIMED_OUT or (framed.rc == KILLED_AFTER_TIMEOUT and time.monotonic() - started >= limit):
+            raise CommandTimedOut(self.name, command, limit)
+        return CommandResult(command, framed.rc, framed.stdout, framed.stderr)
+
     def close(self) -> None:
+        if not os.path.exists(self.control_path):
+            return  # no master (never connected, or it already went)
         subprocess.run(
             ["ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit", "x"], capture_output=True, timeout=10
         )

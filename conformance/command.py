@@ -45,6 +45,19 @@ def join(*commands: str) -> Shell:
     return Shell("; ".join(commands))
 
 
+def parallel(commands: list[Shell]) -> Shell:
+    """Built commands run side by side, then their outputs one after another: a batch of reads in one round trip.
+
+    Each command's output goes to a file of its own, so outputs never interleave; each should be framed (Frame.wrap,
+    a nonce of its own), which also bounds its time, so `wait` returns once the slowest has answered or timed out."""
+    for command in commands:
+        _require_built(command)
+    lines = ["d=$(mktemp -d) || exit 97"]
+    lines += [shell('sh -c %s >"$d/"%s 2>/dev/null &', command, index) for index, command in enumerate(commands)]
+    lines.append('wait; cat "$d"/* 2>/dev/null; rm -rf "$d"')
+    return Shell("\n".join(lines))
+
+
 def with_status_line(command: Shell, marker: str) -> Shell:
     """`command` in a subshell, then a last line `<marker><exit status>`: proof that it ran to its end."""
     _require_built(command)

@@ -6,16 +6,22 @@ many checks can share one read. Probes know how to fetch; checks only judge.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from conformance.access import CommandResult, CommandTimedOut, HostConnection
+from conformance.access import BatchRead, CommandResult, CommandTimedOut, HostConnection
 from conformance.command import shell
 from conformance.errors import ContainerUnavailable, NotRead, ReadTimedOut
 
 T = TypeVar("T")
+
+
+class Deferred(BaseException):
+    """What a read raises while reads are deferred (Facts.deferring): the read is noted for the next batch and the
+    probe that asked stops there. A BaseException, so that no probe's `except Exception` can take it for an answer."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +80,8 @@ class Facts:
     one timeout, not one per check. Once the host has lost `hang_budget` seconds to such reads, its remaining reads
     are not judged at once. So a hung host costs at most about 2 x command_timeout, whatever hangs."""
 
+    _deferring = False  # see deferring()
+
     def __init__(self, connection: HostConnection, engine: str | None):
         self.connection = connection
         self.engine = engine
@@ -82,6 +90,8 @@ class Facts:
         self._hung: dict[str, str] = {}
         self.lost = 0.0  # seconds this host has lost to reads that never answered
         self.hang_budget = 2 * connection.ssh.command_timeout
+        self._pending: dict[tuple, tuple[BatchRead, tuple[str, ...], tuple[str, ...]]] = {}
+        self.gathered = False  # every read the checks asked for was fetched in batches (conformance.gather)
 
     @property
     def host(self) -> str:
@@ -103,12 +113,67 @@ class Facts:
         self._probes.clear()
         self._commands.clear()
         self._hung.clear()
+        self._pending.clear()
+        self.gathered = False
+
+    @contextlib.contextmanager
+    def deferring(self):
+        """Within: a read not made yet raises Deferred instead of running; fetch_pending() then makes them all."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def fetch_pending(self) -> None:
+        """Make the deferred reads in one round trip, side by side on the host. Reads that time out cost the host
+        the time the batch waited for them, once, and block the later reads that need what they needed, as if
+        they had been made one by one. Raises HostUnreachable if SSH fails."""
+        batch = []
+        for key, (read, needs, blames) in self._pending.items():
+            why = self.blocked(*needs)
+            if why:
+                self._commands[key] = ReadTimedOut(f"not read: {why}")
+            else:
+                batch.append((key, dataclasses.replace(read, timeout=self.time_limit(read.timeout)), blames))
+        self._pending.clear()
+        answers = self.connection.run_batch([read for _, read, _ in batch])
+        waited = 0
+        for (key, _, blames), answer in zip(batch, answers, strict=True):
+            if isinstance(answer, CommandTimedOut):
+                self.hung(blames, 0, str(answer))
+                waited = max(waited, answer.limit)
+                self._commands[key] = ReadTimedOut(f"{answer} on {self.host}")
+            else:
+                self._commands[key] = answer
+        self.lost += waited
 
     def probe(self, fn: Callable[..., T], *args: Any) -> T:
         key = (fn, args)
         if key not in self._probes:
             self._probes[key] = fn(self, *args)
         return self._probes[key]
+
+    def prefetch(self, reads: Iterable[Callable[[], object]]) -> None:
+        """While reads are deferred, try every one of `reads` (each a call that reads) before stopping, so that
+        the independent reads a check or probe makes in a loop share one batch instead of costing a round trip
+        each. Otherwise nothing: the loop itself then reads, from the cache."""
+        if not self._deferring:
+            return
+        deferred = False
+        for read in reads:
+            try:
+                read()
+            except Deferred:
+                deferred = True
+            except Exception:  # noqa: BLE001 - the loop meets it again and handles it as it does
+                pass
+        if deferred:
+            raise Deferred()
 
     def time_limit(self, wanted: int | None = None) -> int:
         """The limit for one read: what the probe wants, never more than the profile's command_timeout nor more
@@ -137,7 +202,11 @@ class Facts:
         command = shell(template, *args)
         needs = _daemons(template) or tuple(template.split()[:1])
         return self._read(
-            ("host", command), needs, needs, lambda limit: self.connection.run(command, timeout=limit), timeout
+            ("host", command),
+            needs,
+            needs,
+            lambda limit: self.connection.run(command, timeout=limit),
+            BatchRead(command, timeout),
         )
 
     def run_in(self, container: str, template: str, *args: object, timeout: int | None = None) -> CommandResult:
@@ -154,7 +223,7 @@ class Facts:
             (engine,) + inside,
             inside,
             lambda limit: self.connection.container_exec(engine, container, command, timeout=limit),
-            timeout,
+            BatchRead(command, timeout, engine, container),
         )
         if result.exec_error:
             raise ContainerUnavailable(container, result.exec_error)
@@ -166,13 +235,16 @@ class Facts:
         needs: tuple[str, ...],
         blames: tuple[str, ...],
         do: Callable[[int], CommandResult],
-        timeout: int | None,
+        batched: BatchRead,
     ) -> CommandResult:
         if key not in self._commands:
             why = self.blocked(*needs)
             if why:
                 raise ReadTimedOut(f"not read: {why}")
-            limit = self.time_limit(timeout)
+            if self._deferring:
+                self._pending.setdefault(key, (batched, needs, blames))
+                raise Deferred()
+            limit = self.time_limit(batched.timeout)
             try:
                 self._commands[key] = do(limit)
             except CommandTimedOut as exc:

@@ -7,12 +7,14 @@ Without --profile the plugin only registers its options and markers.
 from __future__ import annotations
 
 import dataclasses
+import time
 import warnings
 from pathlib import Path
 
 import pytest
 
 from conformance import checks as check_registry
+from conformance import gather
 from conformance import waivers as waiver_rules
 from conformance.errors import ConformanceError, ExitCode, HostUnreachable, ProfileError
 from conformance.model import Finding, Phase, Status
@@ -179,6 +181,7 @@ class ConformanceSession:
         self.worker_stats: dict[str, dict] = {}
         self.results = results.Results(config, self._waivers(config, run.profile), config.getoption("strict_warnings"))
         self.findings = self.results.findings  # (host, check id) -> Finding, waivers applied
+        self._wanted: dict[str, list] = {}  # host -> the checks selected for it, in collection order
         run.redact.install_logging_filter("testinfra", "conformance")
 
     @staticmethod
@@ -213,11 +216,44 @@ class ConformanceSession:
     def _phases(self, check) -> list[str]:
         return [p.value for p in check.phases if p.value in self.run.profile.phases]
 
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            target = getattr(getattr(item, "callspec", None), "params", {}).get("conformance_target")
+            if isinstance(target, Target):
+                self._wanted.setdefault(target.host, []).append(check_registry.REGISTRY[target.check_id])
+
+    # -- gathering (conformance/gather.py): every host's reads in a few batches, before its checks ----------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        """The process that runs the checks (not an xdist controller) gathers every selected host at once, as a
+        phase of its own before the first check; an xdist worker gathers each host it is given on first use."""
+        option = self.config.option
+        if hasattr(self.config, "workerinput") or getattr(option, "numprocesses", None):
+            return None
+        if option.collectonly or session.testsfailed:
+            return None
+        gather.gather_hosts(list(self._wanted), self._gather_one, self.run.profile.forks)
+        return None  # pytest's own loop then runs the checks
+
+    def _gather_one(self, host: str) -> None:
+        """Resolve the host's expectation and gather its facts, unless done (again after a fix invalidated them)."""
+        context = self.run.host(host)
+        try:
+            with gather.RESOLVING:
+                started = time.monotonic()  # the host's own time: not the wait for another host's resolution
+                expectation, facts = context.prepare()
+        except Exception:  # noqa: BLE001 - remembered by the context; prepare_host reports it for each check
+            return
+        if not facts.gathered:
+            gather.gather_host(expectation, facts, self._wanted.get(host, ()))
+            context.gather_seconds += time.monotonic() - started
+
     # -- setup (the suite's fixtures call these: conformance/suite/kolla_conformance.py) -------------------
     def prepare_host(self, target: Target, node):
         """The host's context, prepared in setup: an unreachable host is an error, not a failed check."""
         check = check_registry.REGISTRY[target.check_id]
         allure_report.label_test(check, target.host, self._phases(check))
+        self._gather_one(target.host)
         context = self.run.host(target.host)
         try:
             context.prepare()
@@ -314,6 +350,7 @@ class ConformanceSession:
     def pytest_unconfigure(self, config):
         import signal
 
+        self.run.close()  # also when no check ran (interrupted while gathering); closing twice is harmless
         if getattr(self, "_sigterm", None) is not None:
             signal.signal(signal.SIGTERM, self._sigterm)
 

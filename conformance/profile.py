@@ -47,6 +47,7 @@ SCHEMA: dict[str, Any] = {
     },
     "phases": list,
     "live_probes": _BOOL,
+    "forks": _INT,  # hosts gathered at once, as Ansible's forks
     "tls": {"expiry_warning_days": _INT},
     "overrides": dict,
     "waivers": _PATH,  # a waiver file (conformance/waivers.py); its entries are validated when a run starts
@@ -74,6 +75,7 @@ class Profile:
     live_probes: bool
     expiry_warning_days: int
     waivers: Path | None = None
+    forks: int = 64
 
     def variables(self, host: HostPlan, facts=None):
         return self.kolla.variables(host.name, list(host.overrides), facts)
@@ -131,6 +133,10 @@ def load_profile(path: str | Path, options: Mapping[str, Any] | None = None, ask
     if days < 0:
         raise ProfileError(path, "tls.expiry_warning_days", f"expected 0 or more, got {days}")
 
+    forks = data.get("forks", Profile.forks)
+    if forks < 1:
+        raise ProfileError(path, "forks", f"expected 1 or more, got {forks}")
+
     waivers = _path(base, data.get("waivers"))
     if waivers is not None and not waivers.is_file():
         raise ProfileError(path, "waivers", f"file not found: {waivers}")
@@ -145,6 +151,7 @@ def load_profile(path: str | Path, options: Mapping[str, Any] | None = None, ask
         live_probes=data.get("live_probes", True),
         expiry_warning_days=days,
         waivers=waivers,
+        forks=forks,
     )
     # Every host-independent Kolla variable must evaluate before any host is touched. Hosts Ansible would give
     # the same variables (same groups, no host vars of their own but how to reach them) are checked once.

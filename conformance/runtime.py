@@ -21,6 +21,7 @@ class HostContext:
         self._facts: Facts | None = None
         self._expectation: expectations.Expectation | None = None
         self._failure: Exception | None = None
+        self.gather_seconds = 0.0  # wall time spent resolving and gathering this host (conformance.gather)
 
     def prepare(self) -> tuple[expectations.Expectation, Facts]:
         """Connect, gather Ansible-like facts, resolve the expectation. A failure is remembered for the host,
@@ -52,7 +53,13 @@ class HostContext:
         return self._expectation, self._facts
 
     def stats(self) -> dict:
-        return {"commands": self.connection.commands, "connections": self.connection.connections}
+        connection = self.connection
+        return {
+            "commands": connection.commands,
+            "round_trips": connection.round_trips,
+            "connections": connection.connections,
+            "gather_seconds": round(self.gather_seconds, 2),
+        }
 
 
 class Run:
@@ -64,6 +71,7 @@ class Run:
         self._control_dir = new_control_dir()
         self._hosts: dict[str, HostContext] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def _secrets(self) -> list[str]:
         found = []
@@ -85,6 +93,9 @@ class Run:
         return {name: ctx.stats() for name, ctx in self._hosts.items()}
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         for ctx in self._hosts.values():
             ctx.connection.close()
         shutil.rmtree(self._control_dir, ignore_errors=True)  # the sockets are gone with their masters

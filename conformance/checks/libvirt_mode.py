@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from conformance.checks import GUIDE, check
 from conformance.conffiles import parse_sasl_conf
 from conformance.errors import ContainerUnavailable, EngineUnavailable, ReadTimedOut
@@ -267,6 +269,16 @@ def host_daemon_listening(exp, facts):
     )
 
 
+HOST_PKI = (
+    "/etc/pki/CA/cacert.pem",
+    "/etc/pki/libvirt/servercert.pem",
+    "/etc/pki/libvirt/private/serverkey.pem",
+    "/etc/pki/libvirt/clientcert.pem",
+    "/etc/pki/libvirt/private/clientkey.pem",
+)
+ROOT_AUTH_CONF = "/root/.config/libvirt/auth.conf"
+
+
 @check(
     "libvirt.host-files",
     title="the host provides what Kolla no longer renders in host mode",
@@ -280,6 +292,10 @@ def host_files(exp, facts):
     if skip := _host_mode_only(exp):
         return skip
     missing, evidence = [], {}
+    facts.prefetch(
+        functools.partial(facts.probe, files.metadata, path)
+        for path in (HOST_PKI if exp.libvirt_tls else ()) + ((ROOT_AUTH_CONF,) if exp.sasl_enabled else ())
+    )
     if exp.sasl_enabled:
         conf = facts.probe(files.content, "/etc/sasl2/libvirt.conf")
         evidence[conf.path] = conf.content.strip() if conf.exists else "missing"
@@ -290,18 +306,12 @@ def host_files(exp, facts):
         evidence[f"sasldblistusers2 -f {sasldb}"] = "\n".join(users.users) or users.error or "(no users)"
         if not any(user.split("@")[0] == exp.sasl_authname for user in users.users):
             missing.append(f"SASL user {exp.sasl_authname} in {sasldb}")
-        auth = facts.probe(files.metadata, "/root/.config/libvirt/auth.conf")
+        auth = facts.probe(files.metadata, ROOT_AUTH_CONF)
         evidence[auth.path] = auth.describe()
         if not auth.exists:
             missing.append(f"{auth.path} (client credentials for p2p migration)")
     if exp.libvirt_tls:
-        for path in (
-            "/etc/pki/CA/cacert.pem",
-            "/etc/pki/libvirt/servercert.pem",
-            "/etc/pki/libvirt/private/serverkey.pem",
-            "/etc/pki/libvirt/clientcert.pem",
-            "/etc/pki/libvirt/private/clientkey.pem",
-        ):
+        for path in HOST_PKI:
             fact = facts.probe(files.metadata, path)
             evidence[path] = fact.describe()
             if not fact.exists:

@@ -3,6 +3,7 @@ docs/kolla-provenance.md §2, §9.1-3)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from conformance.checks import GUIDE, check
@@ -208,7 +209,9 @@ def plugins_installed(exp, facts):
     conf = _sasl_conf(exp, facts)
     mechs = list(dict.fromkeys([m.upper() for m in exp.sasl_mech_list] + sasl.mech_list(conf.values)))
     evidence, missing = {}, []
-    for container in (_libvirt_container(exp), "nova_compute"):  # the server, and the client nova-compute
+    places = (_libvirt_container(exp), "nova_compute")  # the server, and the client nova-compute
+    facts.prefetch(functools.partial(facts.probe, sasl.sasl_plugins, container) for container in places)
+    for container in places:
         found = facts.probe(sasl.sasl_plugins, container)
         label = f"{container or 'host'} ({found.source})"
         if not found.present:

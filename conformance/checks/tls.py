@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from conformance import certs
 from conformance.checks import GUIDE, check
@@ -337,6 +338,10 @@ def _libvirt_down(exp, facts) -> str:
     return "" if ready.ready else ready.detail
 
 
+def _installed_path(directory: str | None, name: str) -> str:
+    return f"{directory}/{name}" if directory else tls_probes.LIBVIRT_PKI[name]
+
+
 @check(
     "tls.installed-files",
     title="Installed certificates and keys: paths, owners, modes, identical to the operator's",
@@ -352,9 +357,18 @@ def installed_files(exp, facts):
     compare = bool(exp.operator_config_dir and exp.libvirt_tls_manage_certs)
     operator = tls_probes.operator_files(exp.operator_config_dir, exp.host) if compare else {}
     evidence, problems, judged = {}, [], 0  # judged: the files read (evidence also names those not read)
-    for place, container, directory, names, owner, group, mode in tls_probes.installed_places(exp):
+    places = tls_probes.installed_places(exp)
+    reads = [
+        (n, _installed_path(directory, n), container, place)
+        for place, container, directory, names, *_ in places
+        for n in names
+    ]
+    if not exp.libvirt_container:
+        reads += [(name, path, None, "host") for name, path in tls_probes.LIBVIRT_PKI.items()]
+    facts.prefetch(functools.partial(facts.probe, tls_probes.installed_file, *read) for read in reads)
+    for place, container, directory, names, owner, group, mode in places:
         for name in names:
-            path = f"{directory}/{name}" if directory else tls_probes.LIBVIRT_PKI[name]
+            path = _installed_path(directory, name)
             where = f"{path} {'on the host' if container is None else 'in ' + container}"
             try:
                 found = facts.probe(tls_probes.installed_file, name, path, container, place)

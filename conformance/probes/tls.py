@@ -7,6 +7,7 @@ keys are never fetched: only their sha256 (to compare with the operator's) or th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 from pathlib import Path
@@ -167,6 +168,10 @@ def operator_cert_set(_facts, custom_config_dir: str, host: str) -> CertSet:
     )
 
 
+def _host_pki_file(facts: Facts, name: str, path: str) -> bytes:
+    return host_public_key(facts, path) if name.endswith("key.pem") else host_certificate(facts, path)
+
+
 def host_pki_set(facts: Facts) -> CertSet:
     """A host libvirt's own files at libvirt's default paths; keys reduced to their public half on the host."""
     paths: dict[str, str] = dict(LIBVIRT_PKI)
@@ -174,8 +179,9 @@ def host_pki_set(facts: Facts) -> CertSet:
     keys: dict = {}
     problems: dict[str, str] = {}
     bundle: list = []
+    facts.prefetch(functools.partial(_host_pki_file, facts, name, path) for name, path in LIBVIRT_PKI.items())
     for name, path in LIBVIRT_PKI.items():
-        data = host_public_key(facts, path) if name.endswith("key.pem") else host_certificate(facts, path)
+        data = _host_pki_file(facts, name, path)
         if not data:
             exists = facts.file(path, read=False).exists
             problems[name] = f"{'unreadable key' if exists else 'missing'}: {path} on the host"

@@ -73,7 +73,9 @@ def render(
     lines = matrix(findings) if findings else ["no findings"]
     if stats:
         lines += [
-            f"ssh {h}: {s['connections']} connection(s), {s['commands']} commands" for h, s in sorted(stats.items())
+            f"ssh {h}: {s['connections']} connection(s), {s['commands']} commands in {s['round_trips']} round "
+            f"trip(s), gathered in {s['gather_seconds']:.1f} s"
+            for h, s in sorted(stats.items())
         ]
     lines += problems(findings)
     lines += [

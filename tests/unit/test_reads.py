@@ -12,6 +12,7 @@ from conformance.access import CommandResult, CommandTimedOut, SshSettings
 from conformance.command import Frame, shell
 from conformance.errors import ContainerUnavailable, ReadTimedOut
 from conformance.facts import Facts
+from conformance.gather import gather_host
 
 
 def _sh(text: str) -> str:
@@ -40,7 +41,7 @@ class _Connection:
     """Answers every command at once, except those containing a word in `hangs`, which time out."""
 
     def __init__(self, hangs=(), command_timeout=6):
-        self.name, self.hangs, self.sent = "h1", set(hangs), []
+        self.name, self.hangs, self.sent, self.batches = "h1", set(hangs), [], []
         self.ssh = SshSettings(command_timeout=command_timeout)
 
     def run(self, command, *args, timeout=None, stdin=None):
@@ -54,6 +55,21 @@ class _Connection:
         if any(word in command or word == container for word in self.hangs):
             raise CommandTimedOut(self.name, command, timeout)
         return CommandResult(command, 0, "ok\n", "")
+
+    def run_batch(self, reads):
+        """As HostConnection.run_batch: one round trip, each read's answer or its CommandTimedOut."""
+        self.batches.append([r.command for r in reads])
+        answers = []
+        for r in reads:
+            try:
+                answers.append(
+                    self.container_exec(r.engine, r.container, r.command, r.timeout)
+                    if r.container
+                    else self.run(r.command, timeout=r.timeout)
+                )
+            except CommandTimedOut as exc:
+                answers.append(exc)
+        return answers
 
 
 def test_a_hung_daemon_is_waited_for_once_and_named():
@@ -113,3 +129,76 @@ def test_an_exec_that_did_not_end_is_not_an_answer():
 
     with pytest.raises(ContainerUnavailable, match="container stopped"):
         Facts(Dying(), engine="docker").run_in("nova_libvirt", "ls")
+
+
+# -- gathering (conformance/gather.py): the reads of every check, in batches, before judging -------------------------
+
+
+class _Check:
+    def __init__(self, judge):
+        self.judge = judge
+
+
+def _listing_then_exec(exp, facts):
+    """A read that depends on an earlier answer: what the second command is depends on the first one's output."""
+    first = facts.run("docker ps -a").stdout.strip()
+    return facts.run_in("nova_libvirt", "cat %s", f"/etc/{first}")
+
+
+def _loop_of_independent_reads(exp, facts):
+    paths = ("/a", "/b", "/c")
+    facts.prefetch(lambda p=p: facts.file(p) for p in paths)
+    return [facts.file(p) for p in paths]
+
+
+def test_gathering_batches_each_round_and_judging_reads_only_the_cache():
+    conn = _Connection()
+    facts = Facts(conn, engine="docker")
+    checks = [_Check(_listing_then_exec), _Check(lambda e, f: f.run("uname -m")), _Check(_loop_of_independent_reads)]
+    assert gather_host(None, facts, checks) == 2  # round 1: ps, uname, the three files; round 2: the exec
+    assert [len(b) for b in conn.batches] == [5, 1] and facts.gathered
+    sent = len(conn.sent)
+    for check in checks:
+        check.judge(None, facts)
+    assert len(conn.sent) == sent  # judged from what was gathered, nothing read twice
+
+
+def test_reads_that_hang_side_by_side_cost_the_host_one_wait_and_block_what_needs_them():
+    conn = _Connection(hangs={"virsh", "docker ps"})
+    facts = Facts(conn, engine="docker")
+    checks = [
+        _Check(lambda e, f: f.run("virsh version")),
+        _Check(lambda e, f: f.run("docker ps -a")),
+        _Check(lambda e, f: f.run("sed -n 1p /proc/cpuinfo")),
+    ]
+    gather_host(None, facts, checks)
+    assert facts.lost == 6  # they waited together: one command_timeout, not two
+    with pytest.raises(ReadTimedOut, match="did not answer"):
+        facts.run("virsh version")
+    with pytest.raises(ReadTimedOut, match="not read"):
+        facts.run_in("nova_libvirt", "cat /x")  # the engine hung: no exec is tried
+    assert facts.run("sed -n 1p /proc/cpuinfo").ok
+    assert len(conn.batches) == 1
+
+
+def test_a_read_that_raises_while_gathered_is_met_again_when_judged():
+    conn = _Connection()
+    facts = Facts(conn, engine="docker")
+
+    def broken(exp, facts):
+        facts.run("uname -m")
+        raise ValueError("a check bug")
+
+    gather_host(None, facts, [_Check(broken)])
+    with pytest.raises(ValueError, match="a check bug"):
+        broken(None, facts)
+
+
+def test_a_fix_makes_the_host_gathered_again():
+    conn = _Connection()
+    facts = Facts(conn, engine="docker")
+    gather_host(None, facts, [_Check(lambda e, f: f.run("uname -m"))])
+    facts.invalidate()  # what remediation does after changing the host
+    assert not facts.gathered
+    gather_host(None, facts, [_Check(lambda e, f: f.run("uname -m"))])
+    assert len(conn.batches) == 2  # read again, not judged from the facts before the fix
