@@ -45,6 +45,7 @@ def _sasl_conf(exp, facts) -> sasl.ConfCopy:
     container installs at its next start. The container's own copy is not judged then: in a restart loop it is read
     in the middle of kolla_set_configs (deleted, copied, then given its owner and mode), seen in the lab as an
     empty mech_list."""
+    facts.prefetch((lambda: facts.probe(sasl.sasl_conf, _libvirt_container(exp)), lambda: _not_running(exp, facts)))
     conf = facts.probe(sasl.sasl_conf, _libvirt_container(exp))
     if not conf.unread and not _not_running(exp, facts):
         return conf
@@ -206,11 +207,11 @@ def mech_matches_tls(exp, facts):
 def plugins_installed(exp, facts):
     if skip := _sasl_only(exp):
         return skip
+    places = (_libvirt_container(exp), "nova_compute")  # the server, and the client nova-compute
+    facts.prefetch(functools.partial(facts.probe, sasl.sasl_plugins, container) for container in places)
     conf = _sasl_conf(exp, facts)
     mechs = list(dict.fromkeys([m.upper() for m in exp.sasl_mech_list] + sasl.mech_list(conf.values)))
     evidence, missing = {}, []
-    places = (_libvirt_container(exp), "nova_compute")  # the server, and the client nova-compute
-    facts.prefetch(functools.partial(facts.probe, sasl.sasl_plugins, container) for container in places)
     for container in places:
         found = facts.probe(sasl.sasl_plugins, container)
         label = f"{container or 'host'} ({found.source})"
@@ -286,6 +287,10 @@ def auth_conf(exp, facts):
         places.append(("nova_libvirt", sasl.AUTH_CONF["nova_libvirt"]))
     expected = f"authname={exp.sasl_authname} and the libvirt_sasl_password of passwords.yml"
     evidence, problems = {}, []
+    facts.prefetch(
+        [lambda: _not_running(exp, facts)]
+        + [functools.partial(facts.probe, sasl.auth_conf, container, path) for container, path in places]
+    )
     for container, path in places:
         if container == "nova_libvirt" and _not_running(exp, facts):  # Kolla's source, installed at start
             container, path = None, f"{exp.node_config_directory}/nova-libvirt/auth.conf"
