@@ -28,7 +28,7 @@ from conformance.report import gate, html, merge, terminal
 def _run(args, rest) -> int:
     import pytest
 
-    return int(pytest.main(["--profile", args.profile, *rest]))
+    return int(pytest.main(["--conformance-profile", args.profile, *rest]))
 
 
 def _report(args, rest) -> int:

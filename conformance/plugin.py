@@ -7,6 +7,7 @@ Without --profile the plugin only registers its options and markers.
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import time
 import warnings
 from pathlib import Path
@@ -40,6 +41,19 @@ class Target:
         return f"{self.host}:{self.check_id}"
 
 
+_PROFILING = "pytest-profiling"  # its --profile (a switch) is older than ours: where it is installed, it keeps it
+
+
+def _installed() -> set[str]:
+    return {(dist.metadata["Name"] or "").lower() for dist in importlib.metadata.distributions()}
+
+
+def _profile_flags() -> tuple[str, ...]:
+    """`--conformance-profile` always; `--profile` too unless pytest-profiling owns it (two plugins adding one
+    option make every pytest command, `--help` included, fail)."""
+    return ("--conformance-profile",) if _PROFILING in _installed() else ("--profile", "--conformance-profile")
+
+
 def pytest_addhooks(pluginmanager):
     from conformance import hooks
 
@@ -48,7 +62,12 @@ def pytest_addhooks(pluginmanager):
 
 def pytest_addoption(parser):
     group = parser.getgroup("kolla-conformance", "Kolla libvirt conformance")
-    group.addoption("--profile", metavar="PROFILE.yml", help="host profile to check (enables the suite)")
+    group.addoption(
+        *_profile_flags(),
+        dest="conformance_profile",
+        metavar="PROFILE.yml",
+        help="host profile to check (enables the suite)",
+    )
     group.addoption(
         "--phase",
         action="append",
@@ -111,7 +130,7 @@ def pytest_addoption(parser):
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
     # Keep every check of one host on one xdist worker: facts are read once per host, over one SSH connection.
-    if config.getoption("profile") and getattr(config.option, "numprocesses", None):
+    if config.getoption("conformance_profile") and getattr(config.option, "numprocesses", None):
         if getattr(config.option, "dist", "no") in ("no", "load"):
             config.option.dist = "loadgroup"
 
@@ -119,8 +138,12 @@ def pytest_cmdline_main(config):
 def pytest_configure(config):
     for phase in Phase:
         config.addinivalue_line("markers", f"{phase.value}: conformance checks of the {phase.value} phase")
-    path = config.getoption("profile")
+    path = config.getoption("conformance_profile")
     if not path:
+        if _PROFILING in _installed() and config.getoption("profile", None) is True:
+            given = next((a for a in config.invocation_params.args if str(a).endswith((".yml", ".yaml"))), None)
+            if given:  # `--profile x.yml` went to pytest-profiling, and x.yml would be collected as a test
+                raise pytest.UsageError(f"--profile is pytest-profiling's here: use --conformance-profile {given}")
         return
     try:
         options = {key: config.getoption(f"kolla_{key}") for key in KOLLA_OPTIONS}

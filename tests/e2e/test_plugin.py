@@ -70,9 +70,21 @@ def test_one_ssh_connection_per_host_for_the_whole_run(lab, tmp_path):
     assert code == 0, out
     for host in ("alpha", "beta"):
         assert accepted_connections(lab, host) - before[host] == 1, host
-        match = re.search(rf"^ssh {host}: (\d+) connection\(s\), (\d+) commands", out, re.M)
+        match = re.search(rf"^ssh {host}: (\d+) connection\(s\), (\d+) commands in (\d+) round trip", out, re.M)
         assert match and match.group(1) == "1", out
         assert int(match.group(2)) <= 8  # facts shared: fewer commands than checks + fact gathering
+        assert int(match.group(3)) <= 3  # gathered in batches: Ansible's facts, then the checks' reads
+
+
+def test_every_check_of_every_host_in_a_few_round_trips(lab, tmp_path):
+    """Gather, then judge: the whole suite reads each host in a few batches, not one round trip per command."""
+    code, out = pytest_run("--profile", lab.profile_path, cwd=tmp_path)
+    assert code == 0, out
+    for host in ("alpha", "beta"):
+        match = re.search(rf"^ssh {host}: 1 connection\(s\), (\d+) commands in (\d+) round trip", out, re.M)
+        assert match, out
+        commands, trips = map(int, match.groups())
+        assert commands >= 15 and trips <= 4, (commands, trips)
 
 
 def test_xdist_keeps_each_host_on_one_worker(lab, tmp_path):

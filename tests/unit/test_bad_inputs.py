@@ -7,6 +7,7 @@ the plugin calls; a handful run pytest as a user does, and must stop before any 
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 
@@ -503,3 +504,30 @@ def test_a_newline_in_the_profile_path_does_not_split_the_line(tmp_path):
     )
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert proc.returncode == ExitCode.PROFILE_ERROR and lines == ["ERROR: no\\nsuch.yml: profile not found"], lines
+
+
+def test_pytest_profiling_keeps_its_profile_switch_and_ours_is_conformance_profile(tmp_path):
+    """pytest-profiling (from PyPI) adds `--profile` too: two plugins adding one option made every pytest command,
+    `--help` included, exit 3. Where it is installed, ours is `--conformance-profile` only, and `--profile x.yml`
+    says so instead of collecting x.yml as a test."""
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--target", str(site), "pytest-profiling"]
+    assert subprocess.run(pip, capture_output=True, timeout=300).returncode == 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+
+    def pytest_run(*args):
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+
+    help_text = pytest_run("--help")
+    assert help_text.returncode == 0, help_text.stderr
+    assert (
+        "--conformance-profile=PROFILE.yml" in help_text.stdout and "generate profiling information" in help_text.stdout
+    )
+    profile = tmp_path / "missing.yml"
+    wrong = pytest_run("--profile", str(profile))
+    assert wrong.returncode == ExitCode.PROFILE_ERROR, wrong.stdout + wrong.stderr  # pytest's usage error, 4
+    assert f"use --conformance-profile {profile}" in wrong.stdout + wrong.stderr
+    right = pytest_run("--conformance-profile", str(profile))
+    assert right.returncode == ExitCode.PROFILE_ERROR, right.stdout + right.stderr
+    assert f"ERROR: {profile}: profile not found" in right.stdout + right.stderr  # ours read it
