@@ -62,10 +62,18 @@ class Verdict:
         return cls(Status.NOT_APPLICABLE, actual=reason)
 
     @classmethod
-    def not_judged(cls, reason):
+    def not_judged(cls, reason, expected="", evidence=None):
         """The check applies, but what it reads did not answer now (a container or daemon restarting): skipped
         like n/a, yet listed in the summary, because the host was not verified."""
-        return cls(Status.NOT_APPLICABLE, actual=reason, judged=False)
+        return cls(Status.NOT_APPLICABLE, expected, reason, evidence or {}, judged=False)
+
+    @classmethod
+    def passed_unless_unread(cls, expected, actual, unread: list[str], evidence=None):
+        """What a check that judges several places says when what it read is as intended: a pass only if it read
+        them all. A place it could not read (its container stopped or restarting) is never taken as a pass."""
+        if unread:
+            return cls.not_judged("not read: " + "; ".join(unread) + f" (the rest: {actual})", expected, evidence)
+        return cls.passed(expected, actual, evidence)
 
 
 @dataclasses.dataclass(frozen=True)

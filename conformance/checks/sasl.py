@@ -52,6 +52,13 @@ def _sasl_conf(exp, facts) -> sasl.ConfCopy:
     return facts.probe(sasl.sasl_conf, None, f"{exp.node_config_directory}/nova-libvirt/sasl.conf")
 
 
+def _source_note(exp, facts) -> str:
+    """What a pass judged from Kolla's source copy (nova_libvirt not serving) says, so it never reads as a pass
+    of the container's own files."""
+    down = _not_running(exp, facts)
+    return f" (judged from Kolla's source copy, installed at nova_libvirt's next start: {down})" if down else ""
+
+
 def _restart_hint(exp):
     if exp.libvirt_container:
         return "run `kolla-ansible reconfigure -t nova` (it re-renders the file and restarts nova_libvirt)"
@@ -78,11 +85,12 @@ def libvirtd_listener(exp, facts):
         "listen_addr": exp.migration_address,
     }
     expected = ", ".join(f"{k} = {v!r}" for k, v in wanted.items())
-    evidence, problems = {}, []
+    evidence, problems, unread = {}, [], []
     down = _not_running(exp, facts)
     for copy in copies:
         if copy.unread or (not copy.fact.exists and down and "nova_libvirt" in copy.where):
             evidence[copy.where] = f"not read: {copy.unread or down}"
+            unread.append(f"{copy.where} ({copy.unread or down})")
             continue
         if not copy.fact.exists or copy.error:
             problems.append(f"{copy.where}: {copy.error or 'missing'}")
@@ -98,7 +106,8 @@ def libvirtd_listener(exp, facts):
         if wrong:
             problems.append(f"{copy.where}: " + ", ".join(wrong))
     if not problems:
-        return Verdict.passed(expected, "as intended in " + ", ".join(c.where for c in copies if c.values), evidence)
+        read = ", ".join(c.where for c in copies if c.values)
+        return Verdict.passed_unless_unread(expected, f"as intended in {read}", unread, evidence)
     return Verdict.failed(expected, "; ".join(problems), _restart_hint(exp), evidence)
 
 
@@ -126,7 +135,8 @@ def mech_list(exp, facts):
     if conf.values.get("sasldb_path") != sasl.SASLDB:
         problems.append(f"sasldb_path: {conf.values.get('sasldb_path', '(unset: Cyrus default /etc/sasldb2)')}")
     if not problems:
-        return Verdict.passed(expected, conf.fact.content.strip().replace("\n", ", "), evidence)
+        actual = conf.fact.content.strip().replace("\n", ", ") + _source_note(exp, facts)
+        return Verdict.passed(expected, actual, evidence)
     return Verdict.failed(
         expected,
         f"{conf.where}: " + ", ".join(problems),
@@ -192,7 +202,8 @@ def mech_matches_tls(exp, facts):
             "(Kolla's default: remove libvirt_sasl_mech_list from globals.yml)",
             evidence,
         )
-    return Verdict.passed(expected, f"{' '.join(sources[-1][1])} on {transport}", evidence)
+    note = _source_note(exp, facts) if len(sources) > 1 else ""
+    return Verdict.passed(expected, f"{' '.join(sources[-1][1])} on {transport}{note}", evidence)
 
 
 @check(
@@ -211,7 +222,7 @@ def plugins_installed(exp, facts):
     facts.prefetch(functools.partial(facts.probe, sasl.sasl_plugins, container) for container in places)
     conf = _sasl_conf(exp, facts)
     mechs = list(dict.fromkeys([m.upper() for m in exp.sasl_mech_list] + sasl.mech_list(conf.values)))
-    evidence, missing = {}, []
+    evidence, missing, unread = {}, [], []
     for container in places:
         found = facts.probe(sasl.sasl_plugins, container)
         label = f"{container or 'host'} ({found.source})"
@@ -221,6 +232,7 @@ def plugins_installed(exp, facts):
                     f"{_not_running(exp, facts) or 'no nova_libvirt container'}: its Cyrus plugins cannot be listed"
                 )
             evidence[label] = "container not running"
+            unread.append(f"nova_compute's plugins ({found.source})")
             continue
         evidence[label] = " ".join(sorted(found.mechanisms)) or "none"
         lacking = [m for m in mechs if m not in found.mechanisms]
@@ -228,7 +240,7 @@ def plugins_installed(exp, facts):
             missing.append(f"{' '.join(lacking)} {found.where}")
     expected = f"plugins for {' '.join(mechs)} where libvirtd and nova-compute run"
     if not missing:
-        return Verdict.passed(expected, "all installed", evidence)
+        return Verdict.passed_unless_unread(expected, "all installed", unread, evidence)
     hint = "install the Cyrus plugins (Debian/Ubuntu: libsasl2-modules; RHEL: cyrus-sasl-md5, cyrus-sasl-scram)" + (
         "; in container mode rebuild or update the Kolla images" if exp.libvirt_container else ""
     )
@@ -311,7 +323,7 @@ def auth_conf(exp, facts):
         elif not match:
             problems.append(f"{conf.where}: password differs from passwords.yml")
     if not problems:
-        return Verdict.passed(expected, "as intended", evidence)
+        return Verdict.passed(expected, "as intended" + _source_note(exp, facts), evidence)
     return Verdict.failed(
         expected,
         "; ".join(problems),

@@ -356,7 +356,7 @@ def installed_files(exp, facts):
         return skip
     compare = bool(exp.operator_config_dir and exp.libvirt_tls_manage_certs)
     operator = tls_probes.operator_files(exp.operator_config_dir, exp.host) if compare else {}
-    evidence, problems, judged = {}, [], 0  # judged: the files read (evidence also names those not read)
+    evidence, problems, judged, unread = {}, [], 0, []  # judged: the files read; unread: those not
     places = tls_probes.installed_places(exp)
     reads = [
         (n, _installed_path(directory, n), container, place)
@@ -372,8 +372,9 @@ def installed_files(exp, facts):
             where = f"{path} {'on the host' if container is None else 'in ' + container}"
             try:
                 found = facts.probe(tls_probes.installed_file, name, path, container, place)
-            except ContainerUnavailable as exc:  # restarting between reads: the other places are still judged
+            except ContainerUnavailable as exc:  # stopped, or restarting between reads: the others are judged
                 evidence[where] = f"not read: {exc.problem}"
+                unread.append(f"{where} ({exc.problem})")
                 continue
             f = found.fact
             own: list[str] = []
@@ -390,6 +391,7 @@ def installed_files(exp, facts):
             # owner and mode, so a read then proves nothing (libvirt.container-healthy names the cause).
             if own and container == "nova_libvirt" and (down := _libvirt_down(exp, facts)):
                 evidence[where] = f"not read: {down}"
+                unread.append(f"{where} ({down})")
                 continue
             judged += 1
             problems += own
@@ -412,7 +414,7 @@ def installed_files(exp, facts):
         ", byte-identical to /etc/kolla/config/nova/nova-libvirt" if compare else ""
     )
     if not problems:
-        return Verdict.passed(expected, f"{judged} file(s) as intended", evidence)
+        return Verdict.passed_unless_unread(expected, f"{judged} file(s) as intended", unread, evidence)
     hint = (
         "run `kolla-ansible reconfigure -t nova` (Kolla copies the files and sets owners and modes on every "
         "container start)"

@@ -156,3 +156,46 @@ def test_a_socket_left_by_a_removed_nova_libvirt_fails_but_a_killed_ones_does_no
     assert host.run(f'docker rm nova_libvirt && rm -f /var/run/libvirt/libvirt-sock && python3 -c "{stale}"').ok
     verdict = no_host_daemon.run(expectation, facts_on("gone-d"))
     assert verdict.status is Status.FAIL and "stale or host daemon's socket" in verdict.actual, verdict
+
+
+class _Recording(Facts):
+    """Facts that note the containers their reads went into."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.containers: set[str] = set()
+
+    def run_in(self, container, template, *args, timeout=None):
+        self.containers.add(container)
+        return super().run_in(container, template, *args, timeout=timeout)
+
+
+@pytest.mark.parametrize("host", ENGINES)
+@pytest.mark.parametrize("container", ["nova_compute", "nova_libvirt"])
+def test_a_stopped_service_container_passes_no_check_that_reads_it(run, control, host, container):
+    """Issue 14: a check reported "16 file(s) as intended" although the files in a stopped container were never
+    read. Every check that reads from the container while it runs must, once it is stopped, fail or be not judged
+    and name it; none may pass on what it could not read. (A SASL check may pass on Kolla's source copy, which
+    nova_libvirt installs when it starts, if it says so.)"""
+    expectation, facts = run.host(host).prepare()
+    expectation = dataclasses.replace(expectation, live_probes=False)
+    connection = run.host(host).connection
+    readers = []
+    for check in checks.all_checks():
+        recording = _Recording(connection, engine=facts.engine)
+        if check.run(expectation, recording).status is Status.PASS and container in recording.containers:
+            readers.append(check)
+    assert readers, f"no check reads {container}: the test proves nothing"
+    engine = ENGINES[host]
+    assert control(host).run(f"{engine} stop {container}").ok
+    try:
+        verdicts = {check.id: check.run(expectation, Facts(connection, engine=facts.engine)) for check in readers}
+        passed = {
+            c: v.actual
+            for c, v in verdicts.items()
+            if v.status is Status.PASS and "Kolla's source copy" not in v.actual
+        }
+        unnamed = {c: v.actual for c, v in verdicts.items() if container not in v.actual}
+        assert not passed and not unnamed, (passed, unnamed)
+    finally:
+        assert control(host).run(f"{engine} start {container}").ok
