@@ -261,9 +261,15 @@ class ConformanceSession:
     def _gather_one(self, host: str) -> None:
         """Resolve the host's expectation and gather its facts, unless done (again after a fix invalidated them)."""
         context = self.run.host(host)
+        started = time.monotonic()
         try:
+            context.ansible_facts()  # one round trip, outside the lock (resolution asks for them)
+        except Exception:  # noqa: BLE001 - an unreachable host: prepare meets it again and reports it
+            pass
+        try:
+            waited = time.monotonic()
             with gather.RESOLVING:
-                started = time.monotonic()  # the host's own time: not the wait for another host's resolution
+                started += time.monotonic() - waited  # the host's own time: not the wait for another host's turn
                 expectation, facts = context.prepare()
         except Exception:  # noqa: BLE001 - remembered by the context; prepare_host reports it for each check
             return

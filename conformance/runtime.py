@@ -21,6 +21,7 @@ class HostContext:
         self._facts: Facts | None = None
         self._expectation: expectations.Expectation | None = None
         self._failure: Exception | None = None
+        self._host_facts: Facts | None = None
         self.gather_seconds = 0.0  # wall time spent resolving and gathering this host (conformance.gather)
 
     def prepare(self) -> tuple[expectations.Expectation, Facts]:
@@ -30,9 +31,7 @@ class HostContext:
             raise self._failure
         if self._expectation is None or self._facts is None:
             try:
-                # What resolution may need from the host (Ansible's facts), read before the engine is known.
-                host_facts = Facts(self.connection, engine=None)
-                variables = self.profile.variables(self.plan, facts=lambda: host_facts.probe(host_probes.ansible_facts))
+                variables = self.profile.variables(self.plan, facts=self.ansible_facts)
                 kolla = self.profile.kolla
                 expectation = expectations.resolve(
                     variables,
@@ -51,6 +50,14 @@ class HostContext:
                 self._failure = exc
                 raise
         return self._expectation, self._facts
+
+    def ansible_facts(self) -> dict:
+        """What resolution may need from the host (Ansible's facts), read once, before the engine is known. A
+        gatherer reads them before it resolves, so that no host's SSH round trip is made under the lock that
+        resolution takes (ansible-core is not made for threads)."""
+        if self._host_facts is None:
+            self._host_facts = Facts(self.connection, engine=None)
+        return self._host_facts.probe(host_probes.ansible_facts)
 
     def stats(self) -> dict:
         connection = self.connection
