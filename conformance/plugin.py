@@ -44,14 +44,18 @@ class Target:
 _PROFILING = "pytest-profiling"  # its --profile (a switch) is older than ours: where it is installed, it keeps it
 
 
-def _installed() -> set[str]:
-    return {(dist.metadata["Name"] or "").lower() for dist in importlib.metadata.distributions()}
+def _profiling_installed() -> bool:
+    try:
+        importlib.metadata.distribution(_PROFILING)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _profile_flags() -> tuple[str, ...]:
     """`--conformance-profile` always; `--profile` too unless pytest-profiling owns it (two plugins adding one
     option make every pytest command, `--help` included, fail)."""
-    return ("--conformance-profile",) if _PROFILING in _installed() else ("--profile", "--conformance-profile")
+    return ("--conformance-profile",) if _profiling_installed() else ("--profile", "--conformance-profile")
 
 
 def pytest_addhooks(pluginmanager):
@@ -140,7 +144,7 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{phase.value}: conformance checks of the {phase.value} phase")
     path = config.getoption("conformance_profile")
     if not path:
-        if _PROFILING in _installed() and config.getoption("profile", None) is True:
+        if _profiling_installed() and config.getoption("profile", None) is True:
             given = next((a for a in config.invocation_params.args if str(a).endswith((".yml", ".yaml"))), None)
             if given:  # `--profile x.yml` went to pytest-profiling, and x.yml would be collected as a test
                 raise pytest.UsageError(f"--profile is pytest-profiling's here: use --conformance-profile {given}")
@@ -261,6 +265,8 @@ class ConformanceSession:
     def _gather_one(self, host: str) -> None:
         """Resolve the host's expectation and gather its facts, unless done (again after a fix invalidated them)."""
         context = self.run.host(host)
+        if context.gathered:
+            return
         started = time.monotonic()
         try:
             context.ansible_facts()  # one round trip, outside the lock (resolution asks for them)
@@ -273,9 +279,8 @@ class ConformanceSession:
                 expectation, facts = context.prepare()
         except Exception:  # noqa: BLE001 - remembered by the context; prepare_host reports it for each check
             return
-        if not facts.gathered:
-            gather.gather_host(expectation, facts, self._wanted.get(host, ()))
-            context.gather_seconds += time.monotonic() - started
+        gather.gather_host(expectation, facts, self._wanted.get(host, ()))
+        context.gather_seconds += time.monotonic() - started
 
     # -- setup (the suite's fixtures call these: conformance/suite/kolla_conformance.py) -------------------
     def prepare_host(self, target: Target, node):

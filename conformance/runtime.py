@@ -51,6 +51,11 @@ class HostContext:
                 raise
         return self._expectation, self._facts
 
+    @property
+    def gathered(self) -> bool:
+        """Resolved, and every read of its checks gathered (until a fix invalidates the facts)."""
+        return self._facts is not None and self._facts.gathered
+
     def ansible_facts(self) -> dict:
         """What resolution may need from the host (Ansible's facts), read once, before the engine is known. A
         gatherer reads them before it resolves, so that no host's SSH round trip is made under the lock that
