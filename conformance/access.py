@@ -108,6 +108,10 @@ class BatchRead:
     engine: str = ""
     container: str = ""
 
+    def host_command(self) -> Shell:
+        """The read as the host's shell runs it (inside its container through the engine, as container_exec)."""
+        return exec_command(self.engine, self.container, self.command) if self.container else self.command
+
 
 class _TimedSshBackend(SshBackend):
     """testinfra's ssh backend whose local ssh process is killed after a deadline."""
@@ -200,7 +204,7 @@ class HostConnection:
         if SSH fails."""
         if not reads:
             return []
-        commands = [exec_command(r.engine, r.container, r.command) if r.container else r.command for r in reads]
+        commands = [read.host_command() for read in reads]
         limits = [self._limit(r.timeout) for r in reads]
         frames = [Frame() for _ in reads]
         batch = parallel([frame.wrap(c, limit) for frame, c, limit in zip(frames, commands, limits, strict=True)])
