@@ -125,6 +125,16 @@ class Facts:
         finally:
             self._deferring = False
 
+    @contextlib.contextmanager
+    def immediately(self):
+        """Within: reads are made at once, even while the host is being gathered. For a sequence that changes the
+        host and must not stop halfway to wait for a batch (the canary guest: create, look, destroy)."""
+        deferring, self._deferring = self._deferring, False
+        try:
+            yield
+        finally:
+            self._deferring = deferring
+
     @property
     def pending(self) -> int:
         return len(self._pending)

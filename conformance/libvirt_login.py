@@ -1,9 +1,15 @@
-"""One libvirt login, run as a child process: `python -m conformance.libvirt_login` with a JSON request on stdin.
+"""libvirt from the suite's machine, run as a child process: `python -m conformance.libvirt_login`, a JSON request
+on stdin's first line.
 
 A child process because libvirt's client reads its settings from the environment (auth file, debug log) and can
 block in connect; the parent gives it a private environment and a deadline. The password arrives on stdin only,
-never in argv or the environment. The answer (JSON on stdout) carries no secret: success, libvirt's error text,
-the SASL mechanisms the server advertised (from libvirt's client debug log) and the server's hostname.
+never in argv or the environment. Answers (JSON lines on stdout) carry no secret.
+
+- `login` (the default): success, libvirt's error text, the SASL mechanisms the server advertised (from libvirt's
+  client debug log) and the server's hostname.
+- `canary`: removes the canaries an earlier run left (domains named with the request's prefix), creates the
+  request's transient domain paused and answers; then waits for one more line on stdin (or its end, if the parent
+  died) and destroys the domain. A transient domain leaves no definition behind once destroyed.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ def advertised_mechanisms(log_text: str) -> list[str]:
     return [m for m in re.split(r"[\s,]+", match.group(1)) if m] if match else []
 
 
-def login(uri: str, authname: str, password: str) -> dict:
+def _open(uri: str, authname: str, password: str):
     import libvirt
 
     def fill(credentials, _data):
@@ -33,18 +39,76 @@ def login(uri: str, authname: str, password: str) -> dict:
 
     libvirt.registerErrorHandler(lambda *_: None, None)  # keep libvirt from printing errors to stderr
     auth = [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], fill, None]
+    return libvirt.openAuth(uri, auth, 0)
+
+
+def _error(exc) -> str:
+    return exc.get_error_message() or str(exc)
+
+
+def login(uri: str, authname: str, password: str) -> dict:
+    import libvirt
+
     try:
-        conn = libvirt.openAuth(uri, auth, 0)
+        conn = _open(uri, authname, password)
     except libvirt.libvirtError as exc:
-        return {"ok": False, "error": exc.get_error_message() or str(exc)}
+        return {"ok": False, "error": _error(exc)}
     try:
         return {"ok": True, "error": "", "hostname": conn.getHostname()}
     finally:
         conn.close()
 
 
+def _say(answer: dict) -> None:
+    print(json.dumps(answer), flush=True)
+
+
+def canary(uri: str, authname: str, password: str, xml: str, prefix: str) -> None:
+    import libvirt
+
+    try:
+        conn = _open(uri, authname, password)
+    except libvirt.libvirtError as exc:
+        return _say({"stage": "connect", "ok": False, "error": _error(exc)})
+    try:
+        removed = []
+        for leftover in conn.listAllDomains():
+            if leftover.name().startswith(prefix):
+                try:
+                    leftover.destroy()
+                    removed.append(leftover.name())
+                except libvirt.libvirtError as exc:
+                    return _say({"stage": "leftover", "ok": False, "error": _error(exc), "removed": removed})
+        try:
+            domain = conn.createXML(xml, libvirt.VIR_DOMAIN_START_PAUSED)
+        except libvirt.libvirtError as exc:
+            return _say({"stage": "create", "ok": False, "error": _error(exc), "removed": removed})
+        state = {libvirt.VIR_DOMAIN_PAUSED: "paused", libvirt.VIR_DOMAIN_RUNNING: "running"}
+        _say(
+            {
+                "stage": "create",
+                "ok": True,
+                "uuid": domain.UUIDString(),
+                "state": state.get(domain.state()[0], str(domain.state()[0])),
+                "removed": removed,
+            }
+        )
+        sys.stdin.readline()  # the parent has looked at the host; "" if it died: destroy all the same
+        try:
+            domain.destroy()
+        except libvirt.libvirtError as exc:
+            return _say({"stage": "destroy", "ok": False, "error": _error(exc)})
+        left = [d.name() for d in conn.listAllDomains() if d.name().startswith(prefix)]
+        _say({"stage": "destroy", "ok": not left, "error": f"still defined: {', '.join(left)}" if left else ""})
+    finally:
+        conn.close()
+
+
 def main() -> int:
-    request = json.loads(sys.stdin.read())
+    request = json.loads(sys.stdin.readline())
+    if request.get("action") == "canary":
+        canary(request["uri"], request["authname"], request["password"], request["xml"], request["prefix"])
+        return 0
     answer = login(request["uri"], request["authname"], request["password"])
     log = os.environ.get("LIBVIRT_LOG_OUTPUTS", "").partition(":file:")[2]
     if log and os.path.exists(log):

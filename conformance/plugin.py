@@ -125,6 +125,12 @@ def pytest_addoption(parser):
         "--kolla-ansible-dir", dest="kolla_ansible_dir", metavar="DIR", help="Kolla Ansible's files for that release"
     )
     group.addoption(
+        "--canary",
+        action="store_true",
+        help="run the canary guest on each host: a transient, paused guest created and removed through nova's "
+        "URI (libvirt.canary-guest); overrides the profile's `canary`",
+    )
+    group.addoption(
         "--strict-warnings",
         action="store_true",
         help="warnings fail the gate (exit 1) like failed checks; waived warnings still pass",
@@ -156,6 +162,8 @@ def pytest_configure(config):
         raise pytest.UsageError(_one_line(str(exc))) from None
     if config.getoption("phase"):
         profile = dataclasses.replace(profile, phases=tuple(config.getoption("phase")))
+    if config.getoption("canary"):
+        profile = dataclasses.replace(profile, canary=True)
     # xdist workers re-parse the original command line, so the controller's switch to loadgroup reaches
     # them only through workerinput; without it they never tag items with their host group.
     if getattr(config, "workerinput", {}).get("conformance_loadgroup"):

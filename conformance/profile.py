@@ -47,6 +47,7 @@ SCHEMA: dict[str, Any] = {
     },
     "phases": list,
     "live_probes": _BOOL,
+    "canary": _BOOL,  # the canary guest: creates and removes a paused guest on each host (opt-in)
     "forks": _INT,  # hosts gathered at once, as Ansible's forks
     "tls": {"expiry_warning_days": _INT},
     "overrides": dict,
@@ -76,6 +77,7 @@ class Profile:
     expiry_warning_days: int
     waivers: Path | None = None
     forks: int = 64
+    canary: bool = False
 
     def variables(self, host: HostPlan, facts=None):
         return self.kolla.variables(host.name, list(host.overrides), facts)
@@ -149,6 +151,7 @@ def load_profile(path: str | Path, options: Mapping[str, Any] | None = None, ask
         hosts=hosts,
         phases=phases,
         live_probes=data.get("live_probes", True),
+        canary=data.get("canary", False),
         expiry_warning_days=days,
         waivers=waivers,
         forks=forks,

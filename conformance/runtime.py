@@ -43,6 +43,7 @@ class HostContext:
                     expectation,
                     operator_config_dir=str(kolla.custom_config_dir(variables)) if kolla.config_dir else None,
                     live_probes=self.profile.live_probes,
+                    canary=self.profile.canary,
                     expiry_warning_days=self.profile.expiry_warning_days,
                 )
                 self._facts = Facts(self.connection, engine=self._expectation.container_engine)

@@ -30,7 +30,7 @@ AREAS = {  # id prefix -> the guide's area (Allure epic)
 
 # Modules that define checks; importing one registers its checks.
 CHECK_MODULES = tuple(
-    f"conformance.checks.{name}" for name in ("virt", "sasl", "tls", "libvirt_mode", "ovs", "cleanup")
+    f"conformance.checks.{name}" for name in ("virt", "sasl", "tls", "libvirt_mode", "ovs", "cleanup", "canary")
 )
 
 _ID = re.compile(r"^[a-z]+\.[a-z0-9]+(-[a-z0-9]+)*$")

@@ -27,7 +27,7 @@ def firewall_driver(exp, facts) -> tuple[str, str]:
     return exp.ovs_firewall_driver, exp.ovs_firewall_driver_source
 
 
-def _not_applicable(exp, facts) -> Verdict | None:
+def not_plugged_by_libvirt(exp, facts) -> Verdict | None:
     if exp.neutron_plugin_agent == "ovn":
         return None
     if not exp.openvswitch_enabled:
@@ -41,9 +41,9 @@ def _not_applicable(exp, facts) -> Verdict | None:
     )
 
 
-def _libvirt_vsctl(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]:
+def libvirt_vsctl_or_skip(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]:
     """ovs-vsctl as libvirt finds it, or the n/a verdict when there is no libvirt to ask (reported elsewhere)."""
-    if skip := _not_applicable(exp, facts):
+    if skip := not_plugged_by_libvirt(exp, facts):
         return None, skip
     if exp.libvirt_container:
         try:
@@ -61,7 +61,7 @@ def _libvirt_vsctl(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]
 
 def _answering_vsctl(exp, facts) -> tuple[ovs.LibvirtVsctl | None, Verdict | None]:
     """Like _libvirt_vsctl, for checks that need ovs-vsctl to answer: one cause is reported once."""
-    vsctl, skip = _libvirt_vsctl(exp, facts)
+    vsctl, skip = libvirt_vsctl_or_skip(exp, facts)
     if skip is None and vsctl is not None and (not vsctl.resolved or not _show(facts, vsctl).ok):
         skip = Verdict.not_applicable("ovs-vsctl does not answer for libvirt (see ovs.vsctl-in-libvirt-path)")
     return vsctl, skip
@@ -89,7 +89,7 @@ def _evidence(vsctl) -> dict[str, str]:
     "VMs fail with 'Unable to add port tapX to OVS bridge br-int' (LP#1995409).",
 )
 def vsctl_in_libvirt_path(exp, facts):
-    vsctl, skip = _libvirt_vsctl(exp, facts)
+    vsctl, skip = libvirt_vsctl_or_skip(exp, facts)
     if skip:
         return skip
     evidence = _evidence(vsctl)
@@ -152,7 +152,7 @@ def br_int_present(exp, facts):
     "(/run mounted :shared); a private /run leaves libvirt without it.",
 )
 def db_socket(exp, facts):
-    vsctl, skip = _libvirt_vsctl(exp, facts)
+    vsctl, skip = libvirt_vsctl_or_skip(exp, facts)
     if skip:
         return skip
     fact = facts.probe(files.metadata, ovs.DB_SOCKET, vsctl.container)
@@ -170,7 +170,7 @@ def db_socket(exp, facts):
 
 def _kolla_wrapper(exp, facts):
     """The host's ovs-vsctl if it is Kolla's wrapper, else the not-applicable verdict saying what it is."""
-    if skip := _not_applicable(exp, facts):
+    if skip := not_plugged_by_libvirt(exp, facts):
         return None, skip
     binary = facts.probe(ovs.host_binary)
     if binary.kind != "wrapper":

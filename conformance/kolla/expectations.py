@@ -82,6 +82,7 @@ class Expectation:
     # read locally for pre-deployment certificate checks; whether live probes may reach the migration network.
     operator_config_dir: str | None = None
     live_probes: bool = True
+    canary: bool = False  # the canary guest (conformance.probes.canary) is opt-in
     expiry_warning_days: int = 30
 
     @property

@@ -51,7 +51,7 @@ class Login:
     hostname: str = ""
 
 
-def _limit(facts, wanted: float) -> int:
+def live_limit(facts, wanted: float) -> int:
     """The time a live probe may take: the host's read limit (profile), not a constant of ours. A libvirtd that
     hung earlier in this run is not waited for again: the probe is not judged."""
     why = facts.blocked(LIBVIRTD)
@@ -60,7 +60,7 @@ def _limit(facts, wanted: float) -> int:
     return facts.time_limit(int(wanted))
 
 
-def _hung(facts, seconds: int, what: str) -> ReadTimedOut:
+def no_answer(facts, seconds: int, what: str) -> ReadTimedOut:
     """libvirtd accepted the connection and never served it: not judged here (the daemon's own check,
     libvirt.container-healthy or libvirt.host-daemon-listening, fails for it), and not waited for again."""
     reason = f"{what} got no answer within {seconds}s (libvirtd accepts connections but does not serve)"
@@ -68,18 +68,19 @@ def _hung(facts, seconds: int, what: str) -> ReadTimedOut:
     return ReadTimedOut(f"{reason} on {facts.host}")
 
 
-def libvirt_login(facts, uri: str, authname: str, password: Secret, client_pki: tuple | None) -> Login:
-    """openAuth(uri) with these credentials in a child process (conformance.libvirt_login).
+LIBVIRT_CHILD = (sys.executable, "-m", "conformance.libvirt_login")
 
-    A probe (cached per host through Facts.probe) although it runs here: `client_pki` is a tuple of
-    (file name, bytes) so it can be part of the cache key."""
-    limit = _limit(facts, LOGIN_TIMEOUT)
+
+@contextlib.contextmanager
+def libvirt_client(uri: str, client_pki: tuple | None):
+    """(uri, environment, private dir) for a libvirt client child: the client PKI in a private pkipath, an empty
+    auth file (only the request's credentials count) and libvirt's client debug log in the private dir."""
     files = dict(client_pki or ())
     with private_pki(files) as tmp:
         if files:
             uri += ("&" if "?" in uri else "?") + f"pkipath={tmp}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIBVIRT_")}
-        (tmp / "auth.conf").touch(mode=0o600)  # an empty auth file: only our callback's credentials count
+        (tmp / "auth.conf").touch(mode=0o600)
         env.update(
             {
                 "LIBVIRT_AUTH_FILE": str(tmp / "auth.conf"),
@@ -87,18 +88,21 @@ def libvirt_login(facts, uri: str, authname: str, password: Secret, client_pki: 
                 "LIBVIRT_LOG_OUTPUTS": f"1:file:{tmp / 'client.log'}",
             }
         )
+        yield uri, env, tmp
+
+
+def libvirt_login(facts, uri: str, authname: str, password: Secret, client_pki: tuple | None) -> Login:
+    """openAuth(uri) with these credentials in a child process (conformance.libvirt_login).
+
+    A probe (cached per host through Facts.probe) although it runs here: `client_pki` is a tuple of
+    (file name, bytes) so it can be part of the cache key."""
+    limit = live_limit(facts, LOGIN_TIMEOUT)
+    with libvirt_client(uri, client_pki) as (uri, env, tmp):
         request = json.dumps({"uri": uri, "authname": authname, "password": password.reveal()})
         try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "conformance.libvirt_login"],
-                input=request,
-                text=True,
-                capture_output=True,
-                env=env,
-                timeout=limit,
-            )
+            proc = subprocess.run(LIBVIRT_CHILD, input=request, text=True, capture_output=True, env=env, timeout=limit)
         except subprocess.TimeoutExpired:
-            raise _hung(facts, limit, f"a libvirt login to {uri.split('?')[0]}") from None
+            raise no_answer(facts, limit, f"a libvirt login to {uri.split('?')[0]}") from None
     try:
         answer = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -125,7 +129,7 @@ def tls_handshake(
     drops the connection if not (virNetClientTLSHandshake waits for that byte): the handshake alone proves
     nothing about the client side.
     """
-    timeout = _limit(facts, timeout)
+    timeout = live_limit(facts, timeout)
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem.decode())
     with private_pki(dict(client_pki)) as tmp:
         try:
@@ -146,7 +150,7 @@ def tls_handshake(
         except ssl.SSLCertVerificationError as exc:
             return Handshake(False, f"server certificate rejected: {exc.verify_message or exc.reason}")
         except TimeoutError:
-            raise _hung(facts, timeout, f"a TLS handshake with {hostname}:{port}") from None
+            raise no_answer(facts, timeout, f"a TLS handshake with {hostname}:{port}") from None
         except (ssl.SSLError, OSError) as exc:
             return Handshake(False, f"TLS handshake failed: {exc}")
         with tls:

@@ -119,15 +119,16 @@ def libvirt_vsctl(facts: Facts, container: str | None) -> LibvirtVsctl:
     return LibvirtVsctl(f"host {daemon.name} pid {daemon.pid}", None, path, source, found or None)
 
 
-def run_vsctl(facts: Facts, vsctl: LibvirtVsctl, arg: str) -> CommandResult:
+def run_vsctl(facts: Facts, vsctl: LibvirtVsctl, *args: str) -> CommandResult:
     """Run ovs-vsctl as libvirt would (with libvirt's PATH: the wrapper needs its engine there). Its exit status
     travels in the output: a failing wrapper exits 255, which the SSH transport would take for a lost connection."""
     timeout = f"--timeout={VSCTL_TIMEOUT}"
+    words = " %s" * len(args)
     if vsctl.container:
-        result = facts.run_in(vsctl.container, 'ovs-vsctl %s %s 2>&1; echo "exit=$?"', timeout, arg)
+        result = facts.run_in(vsctl.container, f'ovs-vsctl %s{words} 2>&1; echo "exit=$?"', timeout, *args)
     else:
         result = facts.run(
-            'env PATH=%s %s %s %s 2>&1; echo "exit=$?"', vsctl.path, vsctl.resolved or "ovs-vsctl", timeout, arg
+            f'env PATH=%s %s %s{words} 2>&1; echo "exit=$?"', vsctl.path, vsctl.resolved or "ovs-vsctl", timeout, *args
         )
     return with_exit_trailer(result)
 
