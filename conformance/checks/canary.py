@@ -75,11 +75,12 @@ def canary_guest(exp, facts):
     if problem:
         return Verdict.failed(f"a canary guest through {exp.libvirt_uri}", problem, "see tls.files-present")
     plugs = not_plugged_by_libvirt(exp, facts) is None
+    container = "nova_libvirt" if exp.libvirt_container else None
     vsctl = libvirt_vsctl_or_skip(exp, facts)[0] if plugs else None
     password = exp.sasl_password if exp.sasl_enabled else Secret("")
     authname = exp.sasl_authname if exp.sasl_enabled else ""
     result = facts.probe(
-        canary.run_canary, exp.libvirt_uri, authname, password, _frozen(pki), exp.virt_type, plugs, vsctl
+        canary.run_canary, exp.libvirt_uri, authname, password, _frozen(pki), exp.virt_type, plugs, vsctl, container
     )
     expected = (
         f"a paused {exp.virt_type} guest created through {exp.libvirt_uri}"

@@ -22,12 +22,14 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 
+from conformance.errors import NotRead
 from conformance.probes import ovs
 from conformance.probes.live import LIBVIRT_CHILD, LOGIN_TIMEOUT, libvirt_client, live_limit, no_answer
 
 PREFIX = "kolla-conformance-canary-"
 BRIDGE = "br-int"  # neutron's integration bridge (the OVS agent's integration_bridge, OVN's too)
 MEMORY_MIB = 16
+QEMU_LOG_DIR = "/var/log/libvirt/qemu"  # libvirt's QEMU log per guest, where libvirtd runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,9 +113,11 @@ def run_canary(
     virt_type: str,
     plugs: bool,
     vsctl: ovs.LibvirtVsctl | None,
+    container: str | None,
 ) -> Canary:
     """One canary on this host. `plugs`: libvirt plugs ports into br-int here, so the guest gets an interface;
-    `vsctl`: the ovs-vsctl libvirt uses, to look at the port (None: it could not be found). Each wait is bounded
+    `vsctl`: the ovs-vsctl libvirt uses, to look at the port (None: it could not be found); `container`: where
+    libvirtd runs (nova_libvirt, or None for the host), whose QEMU log of each canary is removed. Each wait is bounded
     by the host's read limit; a libvirtd that does not answer is recorded as hung (the canary is not judged, and
     libvirt's own check fails for it)."""
     started = time.monotonic()
@@ -148,6 +152,7 @@ def run_canary(
             error = created.get("error", "").replace(f"{tmp}/", "pkipath ")
             if created.get("removed"):
                 steps.append(("left by an earlier run, removed", ", ".join(created["removed"])))
+                steps.append(("their QEMU logs", _remove_logs(facts, container, created["removed"])))
             if not created.get("ok"):
                 if tap and "unable to add port" in error.lower():  # libvirt's words hide ovs-vsctl's: ask it
                     steps.append(("ovs-vsctl as libvirt runs it", _vsctl_says(facts, vsctl)))
@@ -171,6 +176,7 @@ def run_canary(
                 steps.append(("destroyed", f"no: {destroyed.get('error')}"))
                 return done("destroy", destroyed.get("error", ""))
             steps.append(("destroyed", "yes, no canary defined"))
+            steps.append(("QEMU log", _remove_logs(facts, container, [name])))
             if problem:
                 return done("port", problem)
             if tap and vsctl is not None:
@@ -190,6 +196,19 @@ def _port(facts, vsctl: ovs.LibvirtVsctl, tap: str) -> dict:
     if result.rc != 0 or len(lines) < 2:
         return {"problem": lines[-1] if lines else f"ovs-vsctl exited {result.rc}"}
     return {"bridge": lines[0].strip(), "external_ids": lines[1].strip()}
+
+
+def _remove_logs(facts, container: str | None, names: list[str]) -> str:
+    """libvirt keeps a QEMU log per guest name after the guest is gone: the canary's own go with it."""
+    paths = [f"{QEMU_LOG_DIR}/{name}.log" for name in names if name.startswith(PREFIX) and "/" not in name]
+    template = "rm -f --" + " %s" * len(paths) + ' 2>&1; echo "exit=$?"'
+    try:
+        result = facts.run_in(container, template, *paths) if container else facts.run(template, *paths)
+    except NotRead as exc:
+        return f"not removed: {exc}"
+    result = ovs.with_exit_trailer(result)
+    where = f"in {container}" if container else "on the host"
+    return f"removed {where}" if result.rc == 0 else f"not removed {where}: {result.stdout.strip()}"
 
 
 def _vsctl_says(facts, vsctl: ovs.LibvirtVsctl | None) -> str:

@@ -17,6 +17,7 @@ from conformance.kolla.config import KollaConfig
 from conformance.model import Status
 from conformance.probes import engine, host, libvirt_host, virt
 from tests.unit import (
+    test_checks_canary,
     test_checks_cleanup,
     test_checks_libvirt_mode,
     test_checks_ovs,
@@ -33,6 +34,7 @@ MODULES = (
     test_checks_libvirt_mode,
     test_checks_ovs,
     test_checks_cleanup,
+    test_checks_canary,
 )
 
 
