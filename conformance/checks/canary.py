@@ -14,6 +14,10 @@ from conformance.probes import canary
 HINTS = (
     ("could not access kvm kernel module", "no usable /dev/kvm for QEMU: see virt.dev-kvm and virt.dev-kvm-access"),
     ("/dev/kvm", "QEMU cannot open /dev/kvm: see virt.dev-kvm-access"),
+    (
+        "could not get preferred machine",
+        "libvirt finds no KVM for QEMU here: see virt.dev-kvm and virt.libvirt-kvm-domain",
+    ),
     ("kvm is not supported", "no KVM here: see virt.libvirt-kvm-domain, or set nova_compute_virt_type: qemu"),
     ("unsupported configuration: domain requires kvm", "no KVM here: see virt.libvirt-kvm-domain"),
     ("cannot find 'ovs-vsctl'", "libvirt finds no ovs-vsctl in its PATH: see ovs.vsctl-in-libvirt-path"),
@@ -23,6 +27,7 @@ HINTS = (
     ("database connection failed", "ovsdb does not answer where libvirt runs: see ovs.db-socket"),
     ("db.sock", "ovsdb does not answer where libvirt runs: see ovs.db-socket"),
     ("is not running", "a container libvirt needs is stopped: see ovs.wrapper-engine and libvirt.container-healthy"),
+    ("ovs-vswitchd did not take the port", "ovs-vswitchd does not answer: see ovs.daemons-healthy"),
     ("no such container", "the container Kolla's ovs-vsctl wrapper calls is missing: see ovs.wrapper-engine"),
     ("unable to add port", "libvirt could not plug the port: see ovs.vsctl-in-libvirt-path and ovs.wrapper-engine"),
     ("authentication failed", "nova's credentials are refused: see sasl.live-auth"),
@@ -48,6 +53,7 @@ STAGES = {
     "destroy": "the canary guest could not be destroyed",
     "port-left": "destroying the guest left its port in OVS",
     "tap-left": "destroying the guest left its tap device",
+    "log-left": "the guest's QEMU log could not be removed",
 }
 
 

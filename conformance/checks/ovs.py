@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from conformance.checks import GUIDE, check
-from conformance.errors import EngineUnavailable
+from conformance.errors import ContainerUnavailable, EngineUnavailable
 from conformance.model import Severity, Verdict
 from conformance.probes import engine, files, ovs
 
@@ -291,3 +291,66 @@ def _server_version(facts) -> tuple[str, str]:
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
+
+
+@check(
+    "ovs.daemons-healthy",
+    title="openvswitch_db and openvswitch_vswitchd run and answer",
+    severity=Severity.CRITICAL,
+    phases=("postdeploy",),
+    doc=DOC,
+    rationale="Every port plug needs ovsdb-server, and `ovs-vsctl add-port` waits for ovs-vswitchd to take the "
+    "port: with either stopped, restarting or hung, the other ovs checks can pass while no new VM gets a "
+    "network. Kolla's own healthchecks (`ovsdb-client list-dbs`, `ovs-appctl version`), bounded.",
+)
+def daemons_healthy(exp, facts):
+    if not exp.openvswitch_enabled:
+        return Verdict.not_applicable("enable_openvswitch is false: no Open vSwitch on this host")
+    try:
+        listing = facts.probe(engine.containers)
+    except EngineUnavailable as exc:
+        return Verdict.not_judged(f"{exc} (see libvirt.container-healthy)")
+    in_containers = any(listing.get(name) for name in ovs.HEALTHCHECKS)
+    expected = " and ".join(
+        f"{name if in_containers else daemon} answering `{command}`"
+        for name, (daemon, command) in ovs.HEALTHCHECKS.items()
+    )
+    evidence = {f"{exp.container_engine} containers": listing.evidence()}
+    problems, fine, hints = [], [], []
+    for name, (daemon, command) in ovs.HEALTHCHECKS.items():
+        container = listing.get(name)
+        where = name if in_containers else f"host {daemon}"
+        if in_containers and (container is None or not container.running):
+            problems.append(container.describe() if container else f"no {name} container")
+            hints.append(f"`{exp.container_engine} start {name}` and read /var/log/kolla/openvswitch/")
+            continue
+        if not in_containers and not facts.probe(ovs.host_daemon_running, daemon):
+            problems.append(f"no {name} container and no {daemon} on the host")
+            hints.append("deploy Open vSwitch (`kolla-ansible deploy -t openvswitch`) or start the host's")
+            continue
+        try:
+            health = facts.probe(ovs.healthcheck, name if in_containers else None, command)
+        except ContainerUnavailable as exc:  # listed as running, gone by the exec: a restart loop
+            problems.append(
+                f"{container.describe() if container else name} stopped before its healthcheck: {exc.problem}"
+            )
+            hints.append(f"`{exp.container_engine} logs {name}`: {daemon} exits at start")
+            continue
+        said = (health.stdout.strip().splitlines() or ["(no output)"])[-1]
+        evidence[f"{command} ({where})"] = f"exit {health.rc}: {health.stdout.strip() or '(no output)'}"
+        if health.rc == 124:
+            problems.append(f"{where}: `{command}` got no answer within {ovs.HEALTH_TIMEOUT}s ({daemon} is hung)")
+            hints.append(
+                f"`{exp.container_engine} restart {name}`" if in_containers else f"restart the host's {daemon}"
+            )
+        elif health.rc != 0:
+            problems.append(f"{where}: `{command}` exit {health.rc}: {said}")
+            hints.append(f"read /var/log/kolla/openvswitch/ and `{exp.container_engine} logs {name}`")
+        elif container is not None and container.health == "unhealthy":
+            problems.append(f"{container.describe()}: the engine reports its healthcheck failing")
+            hints.append(f"`{exp.container_engine} inspect {name}` shows the healthcheck's last output")
+        else:
+            fine.append(f"{container.describe() if container else where} answers")
+    if problems:
+        return Verdict.failed(expected, "; ".join(problems), "; ".join(dict.fromkeys(hints)), evidence)
+    return Verdict.passed(expected, "; ".join(fine), evidence)

@@ -35,7 +35,7 @@ QEMU_LOG_DIR = "/var/log/libvirt/qemu"  # libvirt's QEMU log per guest, where li
 @dataclasses.dataclass(frozen=True)
 class Canary:
     ok: bool
-    stage: str  # where it stopped: connect, leftover, create, port, destroy, port-left, tap-left; "" if it passed
+    stage: str  # where it stopped: connect, leftover, create, port, destroy, port-left, tap-left, log-left; "": passed
     error: str  # libvirt's or OVS's own words
     steps: tuple[tuple[str, str], ...]  # (step, what happened), in order: the evidence
     seconds: float = 0.0
@@ -157,6 +157,8 @@ def run_canary(
                 if tap and "unable to add port" in error.lower():  # libvirt's words hide ovs-vsctl's: ask it
                     steps.append(("ovs-vsctl as libvirt runs it", _vsctl_says(facts, vsctl)))
                     error += f" (ovs-vsctl as libvirt runs it: {steps[-1][1]})"
+                if created.get("stage") == "create":  # QEMU may have started, and logged, before it failed
+                    steps.append(("QEMU log", _remove_logs(facts, container, [name])))
                 return done(created.get("stage", "create"), error)
             steps.append(("created", f"{name} ({virt_type}, {created.get('state')}), uuid {created['uuid']}"))
             if tap and vsctl is None:
@@ -176,7 +178,8 @@ def run_canary(
                 steps.append(("destroyed", f"no: {destroyed.get('error')}"))
                 return done("destroy", destroyed.get("error", ""))
             steps.append(("destroyed", "yes, no canary defined"))
-            steps.append(("QEMU log", _remove_logs(facts, container, [name])))
+            log = _remove_logs(facts, container, [name])
+            steps.append(("QEMU log", log))
             if problem:
                 return done("port", problem)
             if tap and vsctl is not None:
@@ -184,6 +187,8 @@ def run_canary(
                 steps.append(("left behind", left or "nothing (no port, no tap)"))
                 if left:
                     return done("port-left" if "port" in left else "tap-left", left)
+            if not log.startswith("removed"):
+                return done("log-left", log)
             return done("", "")
         finally:
             child.close()
@@ -219,8 +224,8 @@ def _vsctl_says(facts, vsctl: ovs.LibvirtVsctl | None) -> str:
         return f"not found in libvirt's PATH {vsctl.path} ({vsctl.path_source})"
     show = ovs.run_vsctl(facts, vsctl, "show")
     lines = show.stdout.strip().splitlines()
-    if show.rc == 0:
-        return "`ovs-vsctl show` answers (exit 0) now"
+    if show.rc == 0:  # ovsdb answers: add-port timed out waiting for ovs-vswitchd to take the port
+        return "`ovs-vsctl show` answers, so ovsdb is up: ovs-vswitchd did not take the port"
     return f"exit {show.rc}: {lines[-1] if lines else '(no output)'}"
 
 

@@ -133,6 +133,24 @@ def run_vsctl(facts: Facts, vsctl: LibvirtVsctl, *args: str) -> CommandResult:
     return with_exit_trailer(result)
 
 
+# Kolla's healthchecks of its OVS containers (docs/kolla-provenance.md §4), with the host daemon each one asks.
+HEALTHCHECKS = {
+    "openvswitch_db": ("ovsdb-server", "ovsdb-client list-dbs"),
+    "openvswitch_vswitchd": ("ovs-vswitchd", "ovs-appctl version"),
+}
+HEALTH_TIMEOUT = 5  # inside the command: a hung daemon answers exit 124, and its container stays readable
+
+
+def healthcheck(facts: Facts, container: str | None, command: str) -> CommandResult:
+    """One of HEALTHCHECKS, in its container (None: on the host), bounded; its exit status in the result."""
+    template = f'timeout {HEALTH_TIMEOUT} {command} 2>&1; echo "exit=$?"'
+    return with_exit_trailer(facts.run_in(container, template) if container else facts.run(template))
+
+
+def host_daemon_running(facts: Facts, daemon: str) -> bool:
+    return facts.run("pgrep -x %s >/dev/null; echo $?", daemon).stdout.strip() == "0"
+
+
 def vswitchd_version(facts: Facts, container: str | None) -> str:
     """`ovs-vswitchd --version` where the daemon runs: in its container, else the host's running binary."""
     if container:

@@ -6,7 +6,8 @@ One lab, one suite run over every host (sequential, as operators run it), with c
 - `hung-hostlv`: a host-mode libvirtd SIGSTOPped;
 - `noisy`: root's .bashrc and .profile print on stdout and stderr for every command;
 - `ok`: a correct host of the same shape, the reference verdicts.
-Each hung host must finish within 3 x command_timeout, name the cause, and leave the other hosts judged.
+Each hung host must finish within 3 x command_timeout, name the cause, and leave the other hosts judged. The run
+includes the canary guest (--canary): it too is bounded on a hung host, and passes on the correct ones (TLS).
 Time per host: its gathering (the summary's "gathered in", hosts side by side) plus the JUnit report's sum of its
 test cases' times (judging; a read gathering did not foresee would be made there).
 """
@@ -69,7 +70,7 @@ def result(lab_factory, tmp_path_factory):
     path.write_text(yaml.safe_dump(profile))
     junit = folder / "junit.xml"
     try:
-        suite = run_suite(path, "--junitxml", str(junit), hosts_file=lab.hosts_file)
+        suite = run_suite(path, "--canary", "--junitxml", str(junit), hosts_file=lab.hosts_file)
         yield lab, suite, _host_times(junit, suite.output)
     finally:
         for host, daemon in HUNG.items():
@@ -118,6 +119,14 @@ def test_the_other_hosts_are_judged_as_if_nothing_hung(result):
         statuses = {c: f.status for (h, c), f in suite.findings.items() if h == host}
         assert statuses and Status.FAIL not in statuses.values(), (host, suite.failing(host))
         assert not any(f.not_judged for (h, _), f in suite.findings.items() if h == host)
+
+
+def test_the_canary_passes_on_correct_hosts_and_never_on_a_hung_one(result):
+    _, suite, _ = result
+    for host in ("ok", "ok-host", "noisy"):
+        assert suite.status(host, "libvirt.canary-guest") is Status.PASS, suite.findings[(host, "libvirt.canary-guest")]
+    for host in HUNG:
+        assert suite.status(host, "libvirt.canary-guest") is not Status.PASS, host
 
 
 def test_a_noisy_login_shell_changes_no_verdict(result):

@@ -171,7 +171,7 @@ class _Recording(Facts):
 
 
 @pytest.mark.parametrize("host", ENGINES)
-@pytest.mark.parametrize("container", ["nova_compute", "nova_libvirt"])
+@pytest.mark.parametrize("container", ["nova_compute", "nova_libvirt", "openvswitch_db", "openvswitch_vswitchd"])
 def test_a_stopped_service_container_passes_no_check_that_reads_it(run, control, host, container):
     """Issue 14: a check reported "16 file(s) as intended" although the files in a stopped container were never
     read. Every check that reads from the container while it runs must, once it is stopped, fail or be not judged

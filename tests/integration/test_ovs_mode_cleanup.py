@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from conformance.model import Status
+from conformance.probes import canary
 from fixtures.lab.faults import FAULTS
+from tests.canary_lab import assert_canary, canary_run, left_behind, on_host, plant_leftover
 from tests.suite_runner import run_suite
 
 SCENARIO = Path(__file__).parent / "scenarios" / "ovs_mode_cleanup.yml"
@@ -30,7 +32,7 @@ FAILING = {
     "c-podman-keep": set(),
     "c-podman-rm": set(),
     "f-vsctl-missing": {"ovs.vsctl-in-libvirt-path"},
-    "f-wrap-stopped": {"ovs.vsctl-in-libvirt-path", "ovs.wrapper-engine"},
+    "f-wrap-stopped": {"ovs.vsctl-in-libvirt-path", "ovs.wrapper-engine", "ovs.daemons-healthy"},
     "f-wrap-engine": {"ovs.vsctl-in-libvirt-path", "ovs.wrapper-engine"},
     "f-brint-missing": {"ovs.br-int-present"},
     "f-host-libvirtd": {"libvirt.no-host-daemon"},
@@ -53,6 +55,12 @@ FW_FAILING = {
     "hybrid-docker": set(),
     "f-db-socket": {"ovs.db-socket", "ovs.vsctl-in-libvirt-path"},
     "f-db-socket-pm": {"ovs.db-socket", "ovs.vsctl-in-libvirt-path"},
+    "f-db-stopped": {"ovs.daemons-healthy", "ovs.db-socket", "ovs.vsctl-in-libvirt-path"},
+    "f-db-stopped-pm": {"ovs.daemons-healthy", "ovs.db-socket", "ovs.vsctl-in-libvirt-path"},
+    "f-db-loop": {"ovs.daemons-healthy", "ovs.db-socket", "ovs.vsctl-in-libvirt-path"},
+    "f-db-loop-pm": {"ovs.daemons-healthy", "ovs.db-socket", "ovs.vsctl-in-libvirt-path"},
+    "f-vsd-hung": {"ovs.daemons-healthy"},
+    "f-vsd-hung-pm": {"ovs.daemons-healthy"},
 }
 
 
@@ -162,10 +170,10 @@ def test_running_vm_is_a_real_qemu_process(lab_run):
     assert "qemu-system-x86" in finding.evidence["pgrep -l qemu"] and "cleanup will refuse" in finding.actual
 
 
-def test_every_check_passes_somewhere(lab_run):
+def test_every_check_passes_somewhere(lab_run, ovn_canary):
     _, result = lab_run
     ours = {c for (_, c) in result.findings if c.startswith(AREAS)}
-    passed = {c for (_, c), f in result.findings.items() if f.status is Status.PASS}
+    passed = {c for run in (result, ovn_canary[1]) for (_, c), f in run.findings.items() if f.status is Status.PASS}
     assert ours - passed == set()
 
 
@@ -182,3 +190,99 @@ def test_cleanup_evidence_is_the_engine_listings(lab_run):
         evidence = result.findings[(host, "cleanup.volumes")].evidence
         assert f"{engine} volume ls" in evidence[f"{engine} volumes"]
         assert f"{engine} ps -a" in evidence[f"{engine} containers"]
+
+
+# The canary guest (opt-in) on the same labs. Where libvirt plugs ports (OVN, the native firewall) its guest has an
+# interface on br-int, and each ovs fault stops libvirt in its own words; the hybrid host's canary has none.
+CANARY_OVN = {
+    "ok-docker": None,
+    "ok-podman": None,
+    "ok-host-wrap": None,
+    "ok-host-wrap-pm": None,
+    "ok-host-ovs": None,
+    "f-vsctl-missing": "not found in libvirt's PATH",
+    "f-wrap-stopped": "ovs-vsctl as libvirt runs it: exit",
+    "f-wrap-engine": "no such container",
+    "f-brint-missing": "Cannot get interface MTU on 'br-int'",
+}
+CANARY_FW = {
+    "fw-docker": None,
+    "fw-podman": None,
+    "fw-host-wrap": None,
+    "fw-host-ovs": None,
+    "hybrid-docker": None,
+    "f-db-socket": "db.sock: database connection failed",
+    "f-db-socket-pm": "db.sock: database connection failed",
+    "f-db-stopped": "db.sock: database connection failed",
+    "f-db-stopped-pm": "db.sock: database connection failed",
+    "f-db-loop": "db.sock: database connection failed",
+    "f-db-loop-pm": "db.sock: database connection failed",
+    "f-vsd-hung": "ovs-vswitchd did not take the port",
+    "f-vsd-hung-pm": "ovs-vswitchd did not take the port",
+}
+
+
+def _where(scenario, host):
+    spec = next(h for h in yaml.safe_load(scenario.read_text())["hosts"] if h["name"] == host)
+    return "host" if spec["shape"] == "host" else spec["shape"]
+
+
+@pytest.fixture(scope="module")
+def ovn_canary(lab_run):
+    info, _ = lab_run
+    return info, canary_run(info, *CANARY_OVN)
+
+
+@pytest.fixture(scope="module")
+def fw_canary(fw_run):
+    info, _ = fw_run
+    return info, canary_run(info)
+
+
+@pytest.mark.parametrize("host", sorted(CANARY_OVN))
+def test_canary_plugs_into_br_int_or_names_the_ovs_fault(ovn_canary, host):
+    info, result = ovn_canary
+    assert_canary(result, host, CANARY_OVN[host])
+    assert left_behind(info, host, _where(SCENARIO, host)) == []
+    if CANARY_OVN[host] is None:
+        evidence = result.findings[(host, "libvirt.canary-guest")].evidence
+        port = next(v for k, v in evidence.items() if k.startswith("port kcc"))
+        assert port.startswith("on br-int") and "vm-id=" in port and "iface-id=" in port
+
+
+@pytest.mark.parametrize("host", sorted(CANARY_FW))
+def test_canary_on_the_native_firewall(fw_canary, host):
+    info, result = fw_canary
+    assert_canary(result, host, CANARY_FW[host])
+    assert left_behind(info, host, _where(FW_SCENARIO, host)) == []
+    plugged = any(k.startswith("port kcc") for k in result.findings[(host, "libvirt.canary-guest")].evidence)
+    assert plugged == (CANARY_FW[host] is None and host != "hybrid-docker"), host
+
+
+def test_canary_removes_what_a_dead_run_left(fw_canary):
+    """Last on this lab (it changes hosts): a canary a killed run left is removed, with its log, by the next."""
+    info, _ = fw_canary
+    for host in ("fw-docker", "fw-host-wrap"):
+        plant_leftover(info, host, _where(FW_SCENARIO, host), canary.PREFIX + "deadrun1")
+    result = canary_run(info, "fw-docker", "fw-host-wrap")
+    for host in ("fw-docker", "fw-host-wrap"):
+        assert_canary(result, host, None)
+        evidence = result.findings[(host, "libvirt.canary-guest")].evidence
+        assert evidence["left by an earlier run, removed"] == canary.PREFIX + "deadrun1"
+        assert evidence["their QEMU logs"].startswith("removed")
+        assert left_behind(info, host, _where(FW_SCENARIO, host)) == []
+
+
+def test_canary_of_a_stopped_nova_libvirt_names_libvirtd(fw_canary):
+    info, _ = fw_canary
+    for host, engine in (("fw-docker", "docker"), ("fw-podman", "podman")):
+        assert on_host(info, host, f"{engine} stop nova_libvirt").returncode == 0
+    try:
+        result = canary_run(info, "fw-docker", "fw-podman")
+        for host in ("fw-docker", "fw-podman"):
+            finding = result.findings[(host, "libvirt.canary-guest")]
+            assert finding.status is Status.FAIL and "cannot open nova's URI" in finding.actual, finding.summary()
+            assert "libvirt.container-healthy" in finding.hint
+    finally:
+        for host, engine in (("fw-docker", "docker"), ("fw-podman", "podman")):
+            on_host(info, host, f"{engine} start nova_libvirt")

@@ -4,6 +4,7 @@ lab fault aimed at it, and on no other host."""
 import pytest
 
 from conformance.model import Status
+from tests.canary_lab import assert_canary, canary_run, left_behind
 from tests.suite_runner import run_suite
 
 VIRT_CHECKS = {
@@ -88,3 +89,42 @@ def test_qemu_where_kvm_is_available_warns(qemu_run):
         assert result.status(host, "virt.type-rendered") is Status.PASS
         assert result.status(host, "virt.cpu-vt-flags") is Status.NOT_APPLICABLE
     assert qemu_run[1].exit_code == 0  # warnings pass the gate
+
+
+# The canary guest (opt-in) on the same labs: libvirt itself creates a paused guest of the expected type. Faults that
+# change only what a check reads (the CPU flags and the kvm module as the host shows them) do not stop libvirt, and
+# the canary passes there, as a real boot would; without a usable /dev/kvm, QEMU refuses in its own words.
+CANARY_KVM = {
+    "good-docker": None,
+    "good-podman": None,
+    "good-host": None,
+    "novt": None,
+    "nomodule": None,
+    "override": None,
+    "nokvm": "could not get preferred machine for /usr/bin/qemu-system-x86_64 type=kvm",
+    "kvmgroup": "Could not access KVM kernel module: Permission denied",
+    "kvmgroup-host": "Could not access KVM kernel module: Permission denied",
+}
+SHAPES = {h["name"]: h["shape"] for h in KVM_LAB["hosts"] + QEMU_LAB["hosts"]}
+
+
+@pytest.fixture(scope="module")
+def kvm_canary(kvm_run):
+    info, _ = kvm_run
+    return info, canary_run(info)
+
+
+@pytest.mark.parametrize("host", sorted(CANARY_KVM))
+def test_canary_starts_a_kvm_guest_where_qemu_can(kvm_canary, host):
+    info, result = kvm_canary
+    assert_canary(result, host, CANARY_KVM[host])
+    assert left_behind(info, host, SHAPES[host]) == []
+
+
+def test_canary_of_a_qemu_lab_is_a_qemu_guest(qemu_run):
+    info, _ = qemu_run
+    result = canary_run(info)
+    for host in ("qemu-vt", "qemu-novt"):
+        assert_canary(result, host, None)
+        assert "(qemu, paused)" in result.findings[(host, "libvirt.canary-guest")].evidence["created"]
+        assert left_behind(info, host, SHAPES[host]) == []

@@ -123,6 +123,18 @@ CASES = [
     ),
     case(
         "libvirt.canary-guest",
+        "fail: no /dev/kvm at all",
+        FAIL,
+        hybrid(
+            failed(
+                "create", "invalid argument: could not get preferred machine for /usr/bin/qemu-system-x86_64 type=kvm"
+            )
+        ),
+        exp=ON,
+        hint="see virt.dev-kvm and virt.libvirt-kvm-domain",
+    ),
+    case(
+        "libvirt.canary-guest",
         "fail: br-int missing",
         FAIL,
         native(failed("create", "Cannot get interface MTU on 'br-int': No such device")),

@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from conformance.errors import ContainerUnavailable
 from conformance.facts import FileFact
 from conformance.model import Status
 from conformance.probes import engine, files, ovs
@@ -473,8 +474,133 @@ ENGINE_DOWN = [
     ),
 ]
 
+# ovs.daemons-healthy: the answers real lab hosts gave (tests/integration/scenarios/ovs_firewall.yml: ovsdb-stopped,
+# ovsdb-restart-loop, vswitchd-hung on docker and podman, and fw-host-ovs with OVS on the host).
+DB, VSD = ("openvswitch_db", "ovsdb-client list-dbs"), ("openvswitch_vswitchd", "ovs-appctl version")
+DB_OK = result("Open_vSwitch\n_Server\n")
+VSD_OK = result("ovs-vswitchd (Open vSwitch) 3.1.0\n")
+HUNG = result("2026-12-02T04:35:44Z|00001|fatal_signal|WARN|terminating with signal 15 (Terminated)\n", rc=124)
+
+
+def listing_with(**states):
+    """compute01's recorded listing, some containers in another state ({name: (state, status)}; None: absent)."""
+    recorded = rec("container_tls").value(engine.containers)
+    items = []
+    for item in recorded.items:
+        if item.name in states and states[item.name] is None:
+            continue
+        if item.name in states:
+            item = dataclasses.replace(item, state=states[item.name][0], status=states[item.name][1])
+        items.append(item)
+    return dataclasses.replace(recorded, items=tuple(items))
+
+
+def daemons(db=DB_OK, vsd=VSD_OK, **states):
+    return lambda: rec("container_tls").facts(
+        {
+            engine.containers: listing_with(**states),
+            (ovs.healthcheck, *DB): db,
+            (ovs.healthcheck, *VSD): vsd,
+        }
+    )
+
+
+DAEMONS = [
+    case(
+        "ovs.daemons-healthy",
+        "n/a: no Open vSwitch",
+        NA,
+        daemons(),
+        exp={"openvswitch_enabled": False},
+        actual="enable_openvswitch is false",
+    ),
+    case(
+        "ovs.daemons-healthy",
+        "pass: both containers answer their healthchecks",
+        PASS,
+        daemons(),
+        actual=("openvswitch_db (Up About a minute) answers", "openvswitch_vswitchd (Up About a minute) answers"),
+        says={"ovsdb-client list-dbs (openvswitch_db)": "Open_vSwitch", "ovs-appctl version": "3.1.0"},
+    ),
+    case(
+        "ovs.daemons-healthy",
+        "pass: OVS on the host, not in containers",
+        PASS,
+        lambda: rec("container_tls").facts(
+            {
+                engine.containers: listing_with(openvswitch_db=None, openvswitch_vswitchd=None),
+                ovs.host_daemon_running: True,
+                (ovs.healthcheck, None, DB[1]): DB_OK,
+                (ovs.healthcheck, None, VSD[1]): VSD_OK,
+            }
+        ),
+        actual="host ovsdb-server answers; host ovs-vswitchd answers",
+    ),
+    case(
+        "ovs.daemons-healthy",
+        "fail: no OVS at all",
+        FAIL,
+        lambda: rec("container_tls").facts(
+            {
+                engine.containers: listing_with(openvswitch_db=None, openvswitch_vswitchd=None),
+                ovs.host_daemon_running: False,
+            }
+        ),
+        actual="no openvswitch_db container and no ovsdb-server on the host",
+        hint="kolla-ansible deploy -t openvswitch",
+    ),
+    case(
+        "ovs.daemons-healthy",
+        "fail: openvswitch_db stopped",
+        FAIL,
+        daemons(openvswitch_db=("exited", "Exited (139) 41 seconds ago")),
+        actual="openvswitch_db (Exited (139) 41 seconds ago)",
+        hint="`docker start openvswitch_db`",
+        lacks={"actual": "openvswitch_vswitchd"},
+    ),
+    case(
+        "ovs.daemons-healthy",
+        "fail: openvswitch_db restarting",
+        FAIL,
+        daemons(openvswitch_db=("restarting", "Restarting (1) 22 seconds ago")),
+        actual="openvswitch_db (Restarting (1) 22 seconds ago)",
+    ),
+    case(
+        "ovs.daemons-healthy",
+        "fail: listed running, gone by the healthcheck (podman's restart loop)",
+        FAIL,
+        daemons(db=ContainerUnavailable("openvswitch_db", "fail startup")),
+        actual="stopped before its healthcheck: fail startup",
+        hint="`docker logs openvswitch_db`",
+    ),
+    case(
+        "ovs.daemons-healthy",
+        "fail: ovs-vswitchd hung",
+        FAIL,
+        daemons(vsd=HUNG),
+        actual="openvswitch_vswitchd: `ovs-appctl version` got no answer within 5s (ovs-vswitchd is hung)",
+        hint="`docker restart openvswitch_vswitchd`",
+        says={"ovs-appctl version (openvswitch_vswitchd)": "exit 124"},
+    ),
+    case(
+        "ovs.daemons-healthy",
+        "fail: a healthcheck that answers with an error",
+        FAIL,
+        daemons(db=result('ovsdb-client: failed to connect to "unix:/var/run/openvswitch/db.sock"\n', rc=1)),
+        actual="`ovsdb-client list-dbs` exit 1: ovsdb-client: failed to connect",
+    ),
+    case(
+        "ovs.daemons-healthy",
+        "not judged: the engine does not list",
+        NOT_JUDGED,
+        lambda: rec("container_tls").facts({engine.containers: DOCKER_DOWN}),
+        actual="see libvirt.container-healthy",
+    ),
+]
+
 CASES = (
     ENGINE_DOWN
+    + DAEMONS
     + APPLIES
     + VSCTL_IN_LIBVIRT_PATH
     + BR_INT
