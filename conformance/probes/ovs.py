@@ -123,14 +123,15 @@ def run_vsctl(facts: Facts, vsctl: LibvirtVsctl, *args: str) -> CommandResult:
     """Run ovs-vsctl as libvirt would (with libvirt's PATH: the wrapper needs its engine there). Its exit status
     travels in the output: a failing wrapper exits 255, which the SSH transport would take for a lost connection."""
     timeout = f"--timeout={VSCTL_TIMEOUT}"
-    words = " %s" * len(args)
     if vsctl.container:
-        result = facts.run_in(vsctl.container, f'ovs-vsctl %s{words} 2>&1; echo "exit=$?"', timeout, *args)
+        result = facts.run_in(vsctl.container, "ovs-vsctl %s" + " %s" * len(args) + EXIT_TRAILER, timeout, *args)
     else:
-        result = facts.run(
-            f'env PATH=%s %s %s{words} 2>&1; echo "exit=$?"', vsctl.path, vsctl.resolved or "ovs-vsctl", timeout, *args
-        )
+        binary = vsctl.resolved or "ovs-vsctl"
+        result = facts.run("env PATH=%s %s %s" + " %s" * len(args) + EXIT_TRAILER, vsctl.path, binary, timeout, *args)
     return with_exit_trailer(result)
+
+
+EXIT_TRAILER = ' 2>&1; echo "exit=$?"'  # the exit status in the output (see with_exit_trailer)
 
 
 # Kolla's healthchecks of its OVS containers (docs/kolla-provenance.md §4), with the host daemon each one asks.
@@ -143,8 +144,9 @@ HEALTH_TIMEOUT = 5  # inside the command: a hung daemon answers exit 124, and it
 
 def healthcheck(facts: Facts, container: str | None, command: str) -> CommandResult:
     """One of HEALTHCHECKS, in its container (None: on the host), bounded; its exit status in the result."""
-    template = f'timeout {HEALTH_TIMEOUT} {command} 2>&1; echo "exit=$?"'
-    return with_exit_trailer(facts.run_in(container, template) if container else facts.run(template))
+    template = "timeout %s sh -c %s" + EXIT_TRAILER
+    args = (HEALTH_TIMEOUT, command)
+    return with_exit_trailer(facts.run_in(container, template, *args) if container else facts.run(template, *args))
 
 
 def host_daemon_running(facts: Facts, daemon: str) -> bool:

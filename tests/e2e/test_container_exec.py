@@ -170,13 +170,49 @@ class _Recording(Facts):
         return super().run_in(container, template, *args, timeout=timeout)
 
 
+# Each service container's config dir on the host (Kolla's node_config_directory/<service>), with its config.json.
+CONFIG_DIRS = {
+    "nova_compute": "nova-compute",
+    "nova_libvirt": "nova-libvirt",
+    "openvswitch_db": "openvswitch-db-server",
+    "openvswitch_vswitchd": "openvswitch-vswitchd",
+}
+
+
+def _break(control, engine: str, container: str, how: str) -> None:
+    """Stop the container, or send it into a restart loop: a config.json kolla_start cannot parse makes it exit
+    at every start, and its restart policy starts it again."""
+    if how == "stopped":
+        assert control.run(f"{engine} stop {container}").ok
+        return
+    config = f"/etc/kolla/{CONFIG_DIRS[container]}/config.json"
+    assert control.run(f"cp -p {config} {config}.kept && printf '{{' > {config} && {engine} restart -t 1 {container}").ok
+    deadline = time.monotonic() + 60
+    while not control.run(f"{engine} logs --tail 20 {container} 2>&1 | grep -q JSONDecodeError").ok:
+        assert time.monotonic() < deadline, f"{container} never failed its start"
+        time.sleep(1)
+
+
+def _mend(control, engine: str, container: str, how: str) -> None:
+    if how == "restart-loop":
+        config = f"/etc/kolla/{CONFIG_DIRS[container]}/config.json"
+        assert control.run(f"mv {config}.kept {config}").ok
+    assert control.run(f"{engine} restart -t 1 {container}").ok
+    check = "virsh version --daemon" if container == "nova_libvirt" else "true"
+    deadline = time.monotonic() + 90
+    while not control.run(f"{engine} exec {container} {check}").ok:
+        assert time.monotonic() < deadline, f"{container} did not come back"
+        time.sleep(1)
+
+
 @pytest.mark.parametrize("host", ENGINES)
-@pytest.mark.parametrize("container", ["nova_compute", "nova_libvirt", "openvswitch_db", "openvswitch_vswitchd"])
-def test_a_stopped_service_container_passes_no_check_that_reads_it(run, control, host, container):
+@pytest.mark.parametrize("container", list(CONFIG_DIRS))
+@pytest.mark.parametrize("how", ["stopped", "restart-loop"])
+def test_a_stopped_service_container_passes_no_check_that_reads_it(run, control, host, container, how):
     """Issue 14: a check reported "16 file(s) as intended" although the files in a stopped container were never
-    read. Every check that reads from the container while it runs must, once it is stopped, fail or be not judged
-    and name it; none may pass on what it could not read. (A SASL check may pass on Kolla's source copy, which
-    nova_libvirt installs when it starts, if it says so.)"""
+    read. Every check that reads from the container while it runs must, once it is stopped or restarting in a
+    loop, fail or be not judged and name it; none may pass on what it could not read. (A SASL check may pass on
+    Kolla's source copy, which nova_libvirt installs when it starts, if it says so.)"""
     expectation, facts = run.host(host).prepare()
     expectation = dataclasses.replace(expectation, live_probes=False)
     connection = run.host(host).connection
@@ -187,7 +223,7 @@ def test_a_stopped_service_container_passes_no_check_that_reads_it(run, control,
             readers.append(check)
     assert readers, f"no check reads {container}: the test proves nothing"
     engine = ENGINES[host]
-    assert control(host).run(f"{engine} stop {container}").ok
+    _break(control(host), engine, container, how)
     try:
         verdicts = {check.id: check.run(expectation, Facts(connection, engine=facts.engine)) for check in readers}
         passed = {
@@ -198,4 +234,4 @@ def test_a_stopped_service_container_passes_no_check_that_reads_it(run, control,
         unnamed = {c: v.actual for c, v in verdicts.items() if container not in v.actual}
         assert not passed and not unnamed, (passed, unnamed)
     finally:
-        assert control(host).run(f"{engine} start {container}").ok
+        _mend(control(host), engine, container, how)
