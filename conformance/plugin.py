@@ -58,6 +58,21 @@ def _profile_flags() -> tuple[str, ...]:
     return ("--conformance-profile",) if _profiling_installed() else ("--profile", "--conformance-profile")
 
 
+# pytest-testinfra's own options (it is installed beside the suite) and what the suite reads instead.
+TESTINFRA_OPTIONS = (
+    ("--hosts", "hosts", "the hosts are the profile's `hosts:` or Kolla's inventory; narrow them with --kolla-limit"),
+    ("--connection", "connection", "the suite connects over ssh as the profile's `ssh:` says"),
+    ("--ssh-config", "ssh_config", "set `ssh.config` in the profile"),
+    ("--ssh-identity-file", "ssh_identity_file", "set `ssh.identity_file` in the profile"),
+    ("--ssh-extra-args", "ssh_extra_args", "use the profile's `ssh:` keys (jump_host, port, config, ...)"),
+    ("--sudo", "sudo", "set `ssh.sudo: true` in the profile"),
+    ("--sudo-user", "sudo_user", "the suite runs as the ssh user, with `ssh.sudo` to root"),
+    ("--ansible-inventory", "ansible_inventory", "set `kolla.inventory` in the profile, or --kolla-inventory"),
+    ("--force-ansible", "force_ansible", "the suite reads hosts over ssh, not through Ansible's connection"),
+    ("--nagios", "nagios", "use --findings-json, --junitxml or --alluredir for machine-readable results"),
+)
+
+
 def pytest_addhooks(pluginmanager):
     from conformance import hooks
 
@@ -155,6 +170,9 @@ def pytest_configure(config):
             if given:  # `--profile x.yml` went to pytest-profiling, and x.yml would be collected as a test
                 raise pytest.UsageError(f"--profile is pytest-profiling's here: use --conformance-profile {given}")
         return
+    for flag, dest, instead in TESTINFRA_OPTIONS:  # never ignored: a run that silently went elsewhere
+        if getattr(config.option, dest, None):
+            raise pytest.UsageError(f"{flag} is pytest-testinfra's and this suite does not read it: {instead}")
     try:
         options = {key: config.getoption(f"kolla_{key}") for key in KOLLA_OPTIONS}
         profile = load_profile(path, options, ask_vault_pass=config.getoption("kolla_ask_vault_pass"))

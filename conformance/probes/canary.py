@@ -91,17 +91,25 @@ class _Child:
             return {"ok": False, "error": f"libvirt client said: {line.strip()[:200]}"}
 
     def crash(self) -> str:
-        """Why the child gave no answer: its last line of stderr once it has ended."""
-        try:
-            _, err = self.proc.communicate(timeout=1)
-        except subprocess.TimeoutExpired:
-            return ""
-        return (err.strip().splitlines() or ["no answer"])[-1]
+        """Why the child gave no answer: its last line of stderr (it has ended)."""
+        assert self.proc.stderr is not None
+        return (self.proc.stderr.read().strip().splitlines() or ["no answer"])[-1]
 
-    def close(self) -> None:
+    def close(self, guest_exists: bool, limit: float) -> None:
+        """End the child. While its guest exists (an error or an interrupt between create and destroy), the end of
+        its stdin makes it destroy the guest first, within `limit`; otherwise it is killed at once."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
+        if self.proc.poll() is None and guest_exists:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=limit)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.communicate()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            pipe.close()
 
 
 def run_canary(
@@ -143,6 +151,7 @@ def run_canary(
             "prefix": PREFIX,
         }
         child = _Child(LIBVIRT_CHILD, env, request)
+        guest_exists = False
         try:
             created = child.answer(limit)
             if created is None:
@@ -152,14 +161,14 @@ def run_canary(
             error = created.get("error", "").replace(f"{tmp}/", "pkipath ")
             if created.get("removed"):
                 steps.append(("left by an earlier run, removed", ", ".join(created["removed"])))
-                steps.append(("their QEMU logs", _remove_logs(facts, container, created["removed"])))
             if not created.get("ok"):
                 if tap and "unable to add port" in error.lower():  # libvirt's words hide ovs-vsctl's: ask it
                     steps.append(("ovs-vsctl as libvirt runs it", _vsctl_says(facts, vsctl)))
                     error += f" (ovs-vsctl as libvirt runs it: {steps[-1][1]})"
                 if created.get("stage") == "create":  # QEMU may have started, and logged, before it failed
-                    steps.append(("QEMU log", _remove_logs(facts, container, [name])))
+                    steps.append(("QEMU logs", _remove_logs(facts, container)))
                 return done(created.get("stage", "create"), error)
+            guest_exists = True
             steps.append(("created", f"{name} ({virt_type}, {created.get('state')}), uuid {created['uuid']}"))
             if tap and vsctl is None:
                 problem = "not looked up: the ovs-vsctl libvirt uses is unknown (see ovs.vsctl-in-libvirt-path)"
@@ -177,9 +186,10 @@ def run_canary(
             if not destroyed.get("ok"):
                 steps.append(("destroyed", f"no: {destroyed.get('error')}"))
                 return done("destroy", destroyed.get("error", ""))
+            guest_exists = False
             steps.append(("destroyed", "yes, no canary defined"))
-            log = _remove_logs(facts, container, [name])
-            steps.append(("QEMU log", log))
+            log = _remove_logs(facts, container)
+            steps.append(("QEMU logs", log))
             if problem:
                 return done("port", problem)
             if tap and vsctl is not None:
@@ -191,7 +201,7 @@ def run_canary(
                 return done("log-left", log)
             return done("", "")
         finally:
-            child.close()
+            child.close(guest_exists, limit)
 
 
 def _port(facts, vsctl: ovs.LibvirtVsctl, tap: str) -> dict:
@@ -203,12 +213,12 @@ def _port(facts, vsctl: ovs.LibvirtVsctl, tap: str) -> dict:
     return {"bridge": lines[0].strip(), "external_ids": lines[1].strip()}
 
 
-def _remove_logs(facts, container: str | None, names: list[str]) -> str:
-    """libvirt keeps a QEMU log per guest name after the guest is gone: the canary's own go with it."""
-    paths = [f"{QEMU_LOG_DIR}/{name}.log" for name in names if name.startswith(PREFIX) and "/" not in name]
-    template = "rm -f --" + " %s" * len(paths) + ' 2>&1; echo "exit=$?"'
+def _remove_logs(facts, container: str | None) -> str:
+    """libvirt keeps a QEMU log per guest name after the guest is gone: every canary's goes (this run's, and any a
+    killed run left). The template is a constant: the glob is the canary prefix, no value reaches the shell."""
+    template = "rm -f -- " + QEMU_LOG_DIR + "/" + PREFIX + "*.log" + ovs.EXIT_TRAILER
     try:
-        result = facts.run_in(container, template, *paths) if container else facts.run(template, *paths)
+        result = facts.run_in(container, template) if container else facts.run(template)
     except NotRead as exc:
         return f"not removed: {exc}"
     result = ovs.with_exit_trailer(result)

@@ -269,7 +269,7 @@ def test_canary_removes_what_a_dead_run_left(fw_canary):
         assert_canary(result, host, None)
         evidence = result.findings[(host, "libvirt.canary-guest")].evidence
         assert evidence["left by an earlier run, removed"] == canary.PREFIX + "deadrun1"
-        assert evidence["their QEMU logs"].startswith("removed")
+        assert evidence["QEMU logs"].startswith("removed")
         assert left_behind(info, host, _where(FW_SCENARIO, host)) == []
 
 

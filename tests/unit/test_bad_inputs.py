@@ -531,3 +531,23 @@ def test_pytest_profiling_keeps_its_profile_switch_and_ours_is_conformance_profi
     right = pytest_run("--conformance-profile", str(profile))
     assert right.returncode == ExitCode.PROFILE_ERROR, right.stdout + right.stderr
     assert f"ERROR: {profile}: profile not found" in right.stdout + right.stderr  # ours read it
+
+
+@pytest.mark.parametrize(
+    "args", [["--hosts", "ssh://compute01"], ["--sudo"], ["--ssh-config", "x"], ["--connection", "paramiko"]]
+)
+def test_testinfras_own_options_are_refused_not_ignored(tmp_path, args):
+    """pytest-testinfra's options reach every pytest run here; the suite does not read them, so a run given one
+    would have checked other hosts, or as another user, than the operator asked. One line, exit 4, no host."""
+    profile = tmp_path / "profile.yml"
+    profile.write_text("hosts: [compute01]\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--profile", str(profile), "-p", "no:cacheprovider", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert proc.returncode == ExitCode.PROFILE_ERROR and len(lines) == 1, lines
+    assert lines[0].startswith(f"ERROR: {args[0]} is pytest-testinfra's") and "profile" in lines[0], lines

@@ -21,7 +21,7 @@ PORT = (
     'on br-int, external_ids {attached-mac="52:54:00:79:f8:71", iface-id="083fe810-27d2-484b-8d31-a0220809acf3", '
     'iface-status=active, vm-id="0e8ce50a-11e6-4d84-9fc7-f85a93abe6e3"}',
 )
-GONE = (("destroyed", "yes, no canary defined"), ("QEMU log", "removed in nova_libvirt"))
+GONE = (("destroyed", "yes, no canary defined"), ("QEMU logs", "removed in nova_libvirt"))
 PLUGGED = canary.Canary(True, "", "", (CREATED, PORT, *GONE, ("left behind", "nothing (no port, no tap)")), 3.9)
 UNPLUGGED = canary.Canary(True, "", "", (CREATED, *GONE), 3.0)
 
