@@ -2,7 +2,8 @@
 
 One lab, one suite run over every host (sequential, as operators run it), with command_timeout 6 s:
 - `hung-dockerd`: dockerd SIGSTOPped (the engine's socket accepts, nothing answers);
-- `hung-libvirtd`: libvirtd in nova_libvirt SIGSTOPped (TCP and unix sockets accept, nothing answers);
+- `hung-libvirtd`, `hung-libvirtd-pm`: libvirtd in nova_libvirt SIGSTOPped, docker and podman (TCP and unix sockets
+  accept, nothing answers);
 - `hung-hostlv`: a host-mode libvirtd SIGSTOPped;
 - `noisy`: root's .bashrc and .profile print on stdout and stderr for every command;
 - `ok`: a correct host of the same shape, the reference verdicts.
@@ -34,11 +35,17 @@ LAB = {
         {"name": "noisy", "shape": "docker"},
         {"name": "hung-dockerd", "shape": "docker"},
         {"name": "hung-libvirtd", "shape": "docker"},
+        {"name": "hung-libvirtd-pm", "shape": "podman"},
         {"name": "hung-hostlv", "shape": "host"},
         {"name": "ok-host", "shape": "host"},
     ],
 }
-HUNG = {"hung-dockerd": "dockerd", "hung-libvirtd": "libvirtd", "hung-hostlv": "libvirtd"}
+HUNG = {
+    "hung-dockerd": "dockerd",
+    "hung-libvirtd": "libvirtd",
+    "hung-libvirtd-pm": "libvirtd",
+    "hung-hostlv": "libvirtd",
+}
 NOISE = 'echo "NOISE-FROM-{0} : (-1:-1) mode 0000|x|1|2"; echo "NOISE-ERR-{0}" >&2\n'
 HANG_WORDS = ("did not answer", "no answer", "not read", "not tried", "stopped answering", "does not answer")
 
@@ -103,7 +110,12 @@ def test_a_hung_host_finishes_within_three_timeouts_with_the_cause_named(result,
 
 
 @pytest.mark.parametrize(
-    "host, check_id", [("hung-libvirtd", "libvirt.container-healthy"), ("hung-hostlv", "libvirt.host-daemon-listening")]
+    "host, check_id",
+    [
+        ("hung-libvirtd", "libvirt.container-healthy"),
+        ("hung-libvirtd-pm", "libvirt.container-healthy"),
+        ("hung-hostlv", "libvirt.host-daemon-listening"),
+    ],
 )
 def test_the_check_made_for_the_hung_daemon_fails_and_names_it(result, host, check_id):
     _, suite, _ = result

@@ -61,6 +61,8 @@ FW_FAILING = {
     "f-db-loop-pm": {"ovs.daemons-healthy", "ovs.db-socket", "ovs.vsctl-in-libvirt-path"},
     "f-vsd-hung": {"ovs.daemons-healthy"},
     "f-vsd-hung-pm": {"ovs.daemons-healthy"},
+    "f-db-hung": {"ovs.daemons-healthy", "ovs.vsctl-in-libvirt-path"},
+    "f-db-hung-pm": {"ovs.daemons-healthy", "ovs.vsctl-in-libvirt-path"},
 }
 
 
@@ -219,6 +221,8 @@ CANARY_FW = {
     "f-db-loop-pm": "db.sock: database connection failed",
     "f-vsd-hung": "ovs-vswitchd did not take the port",
     "f-vsd-hung-pm": "ovs-vswitchd did not take the port",
+    "f-db-hung": "Unable to add port",
+    "f-db-hung-pm": "Unable to add port",
 }
 
 

@@ -257,6 +257,21 @@ def test_status(lab):
     assert st["hosts"]["good-dock"]["libvirt"] and not st["hosts"]["f-cert"]["libvirt"]
 
 
+def test_run_resolves_the_lab_names_as_written_in_the_readme(lab):
+    """`python -m fixtures.lab run -- CMD`: the command sees the lab's host names; this namespace's /etc/hosts
+    stays as it was."""
+    _, info, _ = lab
+    host = next(iter(info.hosts))
+    command = [sys.executable, "-m", "fixtures.lab", "run", "--dir", str(info.dir), "--", "getent", "hosts", host]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0 and host in proc.stdout, proc.stdout + proc.stderr
+    assert host not in Path("/etc/hosts").read_text().split()
+    missing = subprocess.run(
+        [sys.executable, "-m", "fixtures.lab", "run", "--dir", str(info.dir)], capture_output=True, text=True, cwd=REPO
+    )
+    assert missing.returncode == 2 and missing.stderr.startswith("error: run: no command given"), missing.stderr
+
+
 def test_down_leaves_nothing(lab):
     """Other labs may run concurrently on this machine: look only at what carries this lab's tag or dir."""
     lb, info, before = lab
