@@ -144,8 +144,11 @@ HEALTH_TIMEOUT = 5  # inside the command: a hung daemon answers exit 124, and it
 
 def healthcheck(facts: Facts, container: str | None, command: str) -> CommandResult:
     """One of HEALTHCHECKS, in its container (None: on the host), bounded; its exit status in the result."""
-    template = "timeout %s sh -c %s" + EXIT_TRAILER
-    args = (HEALTH_TIMEOUT, command)
+    # timeout runs the program itself (no shell between): it returns only once the program is gone, so nothing
+    # the program prints as it dies can land after the exit trailer.
+    argv = command.split()
+    template = "timeout %s" + " %s" * len(argv) + EXIT_TRAILER
+    args = (HEALTH_TIMEOUT, *argv)
     return with_exit_trailer(facts.run_in(container, template, *args) if container else facts.run(template, *args))
 
 
@@ -161,11 +164,15 @@ def vswitchd_version(facts: Facts, container: str | None) -> str:
 
 
 def with_exit_trailer(result: CommandResult) -> CommandResult:
-    """Move a final `exit=N` line of the output into the result's rc."""
-    body, _, last = result.stdout.rstrip("\n").rpartition("\n")
-    if not last.startswith("exit=") or not last[5:].isdigit():
-        return result
-    return CommandResult(result.command, int(last[5:]), body + ("\n" if body else ""), result.stderr)
+    """Move the last `exit=N` line of the output into the result's rc. Lines after it (a killed program's children
+    may still print as they die) stay in the output; without the line, the command did not run to its end, and
+    nothing says it succeeded: rc 255."""
+    lines = result.stdout.rstrip("\n").split("\n")
+    at = next((i for i in range(len(lines) - 1, -1, -1) if re.fullmatch(r"exit=\d+", lines[i])), None)
+    if at is None:
+        return CommandResult(result.command, result.rc or 255, result.stdout, result.stderr)
+    body = lines[:at] + lines[at + 1 :]
+    return CommandResult(result.command, int(lines[at][5:]), "".join(f"{line}\n" for line in body), result.stderr)
 
 
 def parse_bridges(show: str) -> list[str]:

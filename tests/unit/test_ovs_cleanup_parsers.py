@@ -123,6 +123,16 @@ def test_exit_trailer_keeps_the_wrappers_255_off_the_transport():
     assert ovs.with_exit_trailer(CommandResult("c", 0, "exit=0\n", "")).rc == 0
 
 
+def test_exit_trailer_is_found_under_what_a_dying_child_printed_after_it():
+    """Seen on the lab: `timeout 5 sh -c 'ovs-appctl version'` on a hung vswitchd printed exit=124, then the killed
+    ovs-appctl's last words. Taking the last line for the status made that a pass (exit 0 from the exec)."""
+    late = "exit=124\n2026-12-02T05:09:57Z|00001|fatal_signal|WARN|terminating with signal 15 (Terminated)\n"
+    hung = ovs.with_exit_trailer(CommandResult("c", 0, late, ""))
+    assert hung.rc == 124 and "fatal_signal" in hung.stdout and "exit=" not in hung.stdout
+    cut = ovs.with_exit_trailer(CommandResult("c", 0, "ovs-vswitchd (Open vSwitch) 3.1.0\n", ""))
+    assert cut.rc == 255  # no trailer: the command never reached its end, so nothing says it succeeded
+
+
 def test_version_mismatch_is_judged_on_real_outputs():
     """ovs.version-match's failing case is judged here, not on a lab host: Debian 12 offers a single Open vSwitch
     build (3.1.0-2+deb12u1) and the lab's containers run the host's /usr, so a real mismatch cannot be produced on
