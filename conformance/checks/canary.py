@@ -27,6 +27,7 @@ HINTS = (
     ("database connection failed", "ovsdb does not answer where libvirt runs: see ovs.db-socket"),
     ("db.sock", "ovsdb does not answer where libvirt runs: see ovs.db-socket"),
     ("is not running", "a container libvirt needs is stopped: see ovs.wrapper-engine and libvirt.container-healthy"),
+    ("alarm clock", "ovs-vsctl timed out: ovsdb-server does not answer, see ovs.daemons-healthy"),
     ("ovs-vswitchd did not take the port", "ovs-vswitchd does not answer: see ovs.daemons-healthy"),
     ("no such container", "the container Kolla's ovs-vsctl wrapper calls is missing: see ovs.wrapper-engine"),
     ("unable to add port", "libvirt could not plug the port: see ovs.vsctl-in-libvirt-path and ovs.wrapper-engine"),

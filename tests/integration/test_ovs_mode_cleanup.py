@@ -221,8 +221,8 @@ CANARY_FW = {
     "f-db-loop-pm": "db.sock: database connection failed",
     "f-vsd-hung": "ovs-vswitchd did not take the port",
     "f-vsd-hung-pm": "ovs-vswitchd did not take the port",
-    "f-db-hung": "Unable to add port",
-    "f-db-hung-pm": "Unable to add port",
+    "f-db-hung": "exit 142: Alarm clock",
+    "f-db-hung-pm": "exit 142: Alarm clock",
 }
 
 

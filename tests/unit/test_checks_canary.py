@@ -160,6 +160,34 @@ CASES = [
     ),
     case(
         "libvirt.canary-guest",
+        "fail: ovsdb-server hung (ovs-vsctl's own timeout)",
+        FAIL,
+        native(
+            failed(
+                "create",
+                "internal error: Unable to add port kcc68f426ad to OVS bridge br-int (ovs-vsctl as "
+                "libvirt runs it: exit 142: Alarm clock)",
+            )
+        ),
+        exp=ON,
+        hint="ovsdb-server does not answer, see ovs.daemons-healthy",
+    ),
+    case(
+        "libvirt.canary-guest",
+        "fail: ovs-vswitchd hung (ovsdb answers)",
+        FAIL,
+        native(
+            failed(
+                "create",
+                "internal error: Unable to add port kcc777f76d4 to OVS bridge br-int (ovs-vsctl as "
+                "libvirt runs it: `ovs-vsctl show` answers, so ovsdb is up: ovs-vswitchd did not take the port)",
+            )
+        ),
+        exp=ON,
+        hint="ovs-vswitchd does not answer: see ovs.daemons-healthy",
+    ),
+    case(
+        "libvirt.canary-guest",
         "fail: no ovs-vsctl in libvirt's PATH",
         FAIL,
         native(failed("create", NO_VSCTL)),
