@@ -301,7 +301,7 @@ def _last_line(text: str) -> str:
     doc=DOC,
     rationale="Every port plug needs ovsdb-server, and `ovs-vsctl add-port` waits for ovs-vswitchd to take the "
     "port: with either stopped, restarting or hung, the other ovs checks can pass while no new VM gets a "
-    "network. Kolla's own healthchecks (`ovsdb-client list-dbs`, `ovs-appctl version`), bounded.",
+    "network. Kolla's own healthchecks (`ovsdb-client list-dbs`, `ovs-appctl version`), bounded by Kolla's 30 s.",
 )
 def daemons_healthy(exp, facts):
     if not exp.openvswitch_enabled:
@@ -339,7 +339,7 @@ def daemons_healthy(exp, facts):
         said = (health.stdout.strip().splitlines() or ["(no output)"])[-1]
         evidence[f"{command} ({where})"] = f"exit {health.rc}: {health.stdout.strip() or '(no output)'}"
         if health.rc == 124:
-            problems.append(f"{where}: `{command}` got no answer within {ovs.HEALTH_TIMEOUT}s ({daemon} is hung)")
+            problems.append(f"{where}: `{command}` got no answer within {ovs.health_limit(facts)}s ({daemon} is hung)")
             hints.append(
                 f"`{exp.container_engine} restart {name}`" if in_containers else f"restart the host's {daemon}"
             )

@@ -139,7 +139,13 @@ HEALTHCHECKS = {
     "openvswitch_db": ("ovsdb-server", "ovsdb-client list-dbs"),
     "openvswitch_vswitchd": ("ovs-vswitchd", "ovs-appctl version"),
 }
-HEALTH_TIMEOUT = 5  # inside the command: a hung daemon answers exit 124, and its container stays readable
+HEALTH_TIMEOUT = 30  # Kolla's default_container_healthcheck_timeout
+
+
+def health_limit(facts: Facts) -> int:
+    """How long a healthcheck may take: Kolla's limit, within the host's read limit. Enforced inside the command,
+    so a hung daemon answers exit 124 and its container stays readable."""
+    return max(1, min(HEALTH_TIMEOUT, facts.time_limit() - 1))
 
 
 def healthcheck(facts: Facts, container: str | None, command: str) -> CommandResult:
@@ -148,7 +154,7 @@ def healthcheck(facts: Facts, container: str | None, command: str) -> CommandRes
     # the program prints as it dies can land after the exit trailer.
     argv = command.split()
     template = "timeout %s" + " %s" * len(argv) + EXIT_TRAILER
-    args = (HEALTH_TIMEOUT, *argv)
+    args = (health_limit(facts), *argv)
     return with_exit_trailer(facts.run_in(container, template, *args) if container else facts.run(template, *args))
 
 

@@ -90,7 +90,10 @@ def libvirt_kvm_domain(facts: Facts, container: str | None) -> KvmDomainSupport:
     where = f"virsh in container {container}" if container else "virsh on the host"
     offered = result.ok and "<domain>kvm</domain>" in result.stdout
     detail = _domain_summary(result.stdout) if offered else (result.stdout.strip() or result.stderr.strip())
-    answered = offered or not any(marker in detail for marker in _NO_ANSWER)
+    # Not offered is a statement about KVM only when libvirt made one: capabilities without kvm, or an error that
+    # speaks of kvm. Anything else (seen in a restart loop: libvirtd up, its drivers not yet) says nothing about it.
+    about_kvm = result.ok or "kvm" in detail.lower()
+    answered = offered or (about_kvm and not any(marker in detail for marker in _NO_ANSWER))
     return KvmDomainSupport(offered, where, detail, answered)
 
 

@@ -578,7 +578,7 @@ DAEMONS = [
         "fail: ovs-vswitchd hung",
         FAIL,
         daemons(vsd=HUNG),
-        actual="openvswitch_vswitchd: `ovs-appctl version` got no answer within 5s (ovs-vswitchd is hung)",
+        actual="openvswitch_vswitchd: `ovs-appctl version` got no answer within 30s (ovs-vswitchd is hung)",
         hint="`docker restart openvswitch_vswitchd`",
         says={"ovs-appctl version (openvswitch_vswitchd)": "exit 124"},
     ),

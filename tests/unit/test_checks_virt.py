@@ -12,7 +12,7 @@ from conformance.errors import ContainerUnavailable
 from conformance.facts import FileFact
 from conformance.model import Status
 from conformance.probes import kolla, virt
-from tests.unit.recorded import HOST_MODE, NOT_JUDGED, asked, case, recording, text
+from tests.unit.recorded import HOST_MODE, NOT_JUDGED, RecordedFacts, asked, case, recording, result, text
 
 PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_APPLICABLE
 QEMU = {"virt_type": "qemu", "virt_type_source": "nova_compute_virt_type (globals.yml)"}
@@ -317,6 +317,21 @@ DEV_KVM_ACCESS = [
     ),
 ]
 
+
+class _Answering(RecordedFacts):
+    """A host whose every command answers the same: the probe's own parsing of one answer."""
+
+    def __init__(self, stdout, rc=0):
+        super().__init__()
+        self._answer = result(stdout, rc=rc)
+
+    def run(self, template, *args, timeout=None):
+        return self._answer
+
+    def run_in(self, container, template, *args, timeout=None):
+        return self._answer
+
+
 LIBVIRT_KVM_DOMAIN = [
     case(
         "virt.libvirt-kvm-domain",
@@ -366,6 +381,19 @@ LIBVIRT_KVM_DOMAIN = [
             )
         },
         actual=("libvirtd did not answer", "End of file", "libvirt.container-healthy"),
+    ),
+    case(
+        "virt.libvirt-kvm-domain",
+        "not judged: an error that says nothing about kvm (libvirtd starting in a restart loop)",
+        NOT_JUDGED,
+        lambda: rec("container_tls").facts(
+            {
+                virt.libvirt_kvm_domain: virt.libvirt_kvm_domain(
+                    _Answering("error: no connection driver available for qemu:///system\n", rc=1), "nova_libvirt"
+                )
+            }
+        ),
+        actual=("libvirtd did not answer", "no connection driver available", "libvirt.container-healthy"),
     ),
     case(
         "virt.libvirt-kvm-domain",
