@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conformance.checks import GUIDE, check
 from conformance.checks.ovs import libvirt_vsctl_or_skip, not_plugged_by_libvirt
-from conformance.checks.sasl import _client_pki, _frozen
+from conformance.checks.sasl import client_pki, frozen_pki
 from conformance.checks.tls import no_client_pki
 from conformance.kolla.expectations import Secret
 from conformance.model import Severity, Verdict
@@ -78,7 +78,7 @@ def canary_guest(exp, facts):
         return Verdict.not_applicable(f"virt type {exp.virt_type!r}: the canary knows kvm and qemu guests")
     if exp.libvirt_tls and (reason := no_client_pki(exp)):
         return Verdict.not_applicable(f"{reason}: no TLS connection from the suite's machine")
-    pki, problem = _client_pki(exp)
+    pki, problem = client_pki(exp)
     if problem:
         return Verdict.failed(f"a canary guest through {exp.libvirt_uri}", problem, "see tls.files-present")
     plugs = not_plugged_by_libvirt(exp, facts) is None
@@ -87,7 +87,7 @@ def canary_guest(exp, facts):
     password = exp.sasl_password if exp.sasl_enabled else Secret("")
     authname = exp.sasl_authname if exp.sasl_enabled else ""
     result = facts.probe(
-        canary.run_canary, exp.libvirt_uri, authname, password, _frozen(pki), exp.virt_type, plugs, vsctl, container
+        canary.run_canary, exp.libvirt_uri, authname, password, frozen_pki(pki), exp.virt_type, plugs, vsctl, container
     )
     expected = (
         f"a paused {exp.virt_type} guest created through {exp.libvirt_uri}"

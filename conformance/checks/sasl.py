@@ -339,7 +339,7 @@ def _live_only(exp):
     return None
 
 
-def _client_pki(exp):
+def client_pki(exp):
     """The client material nova-compute uses, from the operator's Kolla config (TLS only, and only where
     tls.no_client_pki finds it is there: see live_auth)."""
     if not exp.libvirt_tls:
@@ -365,10 +365,10 @@ def live_auth(exp, facts):
         return skip
     if exp.libvirt_tls and (reason := no_client_pki(exp)):  # as tls.live-handshake and tls.files-present
         return Verdict.not_applicable(f"{reason}: no TLS login from the suite's machine")
-    pki, problem = _client_pki(exp)
+    pki, problem = client_pki(exp)
     if problem:
         return Verdict.failed(f"a SASL login to {exp.libvirt_uri}", problem, "see tls.files-present")
-    good = facts.probe(live.libvirt_login, exp.libvirt_uri, exp.sasl_authname, exp.sasl_password, _frozen(pki))
+    good = facts.probe(live.libvirt_login, exp.libvirt_uri, exp.sasl_authname, exp.sasl_password, frozen_pki(pki))
     evidence = {
         "URI": exp.libvirt_uri,
         "advertised mechanisms": " ".join(good.mechanisms) or "(none seen)",
@@ -378,7 +378,7 @@ def live_auth(exp, facts):
     if not good.ok:
         return Verdict.failed(expected, f"login refused: {good.error}", _login_hint(good.error), evidence)
     wrong = Secret(exp.sasl_password.reveal() + "-wrong")
-    bad = facts.probe(live.libvirt_login, exp.libvirt_uri, exp.sasl_authname, wrong, _frozen(pki))
+    bad = facts.probe(live.libvirt_login, exp.libvirt_uri, exp.sasl_authname, wrong, frozen_pki(pki))
     evidence["login with a wrong password"] = "accepted" if bad.ok else f"refused: {bad.error}"
     if bad.ok:
         return Verdict.failed(
@@ -393,7 +393,7 @@ def live_auth(exp, facts):
     )
 
 
-def _frozen(pki):
+def frozen_pki(pki):
     return tuple(sorted(pki.items())) if pki else None
 
 
