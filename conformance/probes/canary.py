@@ -139,9 +139,7 @@ def run_canary(
 
     limit = live_limit(facts, LOGIN_TIMEOUT)
     xml = domain_xml(name, virt_type, tap, interface_id)
-    with facts.immediately(), libvirt_client(uri, client_pki) as (uri, env, tmp):
-        # No debug log for the canary: nothing in it is needed, and the private dir goes at once anyway.
-        env = {k: v for k, v in env.items() if not k.startswith("LIBVIRT_LOG_")}
+    with facts.immediately(), libvirt_client(uri, client_pki, debug_log=False) as (uri, env, tmp):
         request = {
             "action": "canary",
             "uri": uri,
@@ -257,7 +255,7 @@ def _left_behind(facts, vsctl: ovs.LibvirtVsctl, tap: str) -> str:
     left = []
     if ports.rc == 0 and tap in ports.stdout.split():
         left.append(f"port {tap} still on {BRIDGE}")
-    link = facts.run('ip -o link show dev %s >/dev/null 2>&1; echo "exit=$?"', tap)
-    if link.stdout.strip().endswith("exit=0"):
+    link = ovs.with_exit_trailer(facts.run("ip -o link show dev %s >/dev/null" + ovs.EXIT_TRAILER, tap))
+    if link.rc == 0:
         left.append(f"tap {tap} still exists")
     return "; ".join(left)

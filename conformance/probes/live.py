@@ -72,22 +72,20 @@ LIBVIRT_CHILD = (sys.executable, "-m", "conformance.libvirt_login")
 
 
 @contextlib.contextmanager
-def libvirt_client(uri: str, client_pki: tuple | None):
+def libvirt_client(uri: str, client_pki: tuple | None, debug_log: bool = True):
     """(uri, environment, private dir) for a libvirt client child: the client PKI in a private pkipath, an empty
-    auth file (only the request's credentials count) and libvirt's client debug log in the private dir."""
+    auth file (only the request's credentials count) and, with `debug_log`, libvirt's client debug log in the
+    private dir (where a login reads the mechanisms the server advertised)."""
     files = dict(client_pki or ())
     with private_pki(files) as tmp:
         if files:
             uri += ("&" if "?" in uri else "?") + f"pkipath={tmp}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIBVIRT_")}
         (tmp / "auth.conf").touch(mode=0o600)
-        env.update(
-            {
-                "LIBVIRT_AUTH_FILE": str(tmp / "auth.conf"),
-                "LIBVIRT_LOG_FILTERS": "1:rpc.netclient 1:remote 4:*",
-                "LIBVIRT_LOG_OUTPUTS": f"1:file:{tmp / 'client.log'}",
-            }
-        )
+        env["LIBVIRT_AUTH_FILE"] = str(tmp / "auth.conf")
+        if debug_log:
+            env["LIBVIRT_LOG_FILTERS"] = "1:rpc.netclient 1:remote 4:*"
+            env["LIBVIRT_LOG_OUTPUTS"] = f"1:file:{tmp / 'client.log'}"
         yield uri, env, tmp
 
 

@@ -159,7 +159,7 @@ def healthcheck(facts: Facts, container: str | None, command: str) -> CommandRes
 
 
 def host_daemon_running(facts: Facts, daemon: str) -> bool:
-    return facts.run("pgrep -x %s >/dev/null; echo $?", daemon).stdout.strip() == "0"
+    return with_exit_trailer(facts.run("pgrep -x %s >/dev/null" + EXIT_TRAILER, daemon)).rc == 0
 
 
 def vswitchd_version(facts: Facts, container: str | None) -> str:
