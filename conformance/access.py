@@ -6,6 +6,7 @@ given, so by default every command opens a new SSH connection (measured: ~0.3 s 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import os
@@ -22,6 +23,7 @@ from conformance.command import (
     KILLED_AFTER_TIMEOUT,
     TIMED_OUT,
     Frame,
+    Framed,
     Shell,
     container_name,
     engine_name,
@@ -91,6 +93,15 @@ def exec_command(engine: str, container: str, command: Shell) -> Shell:
     return shell("%s exec %s sh -c %s", engine_name(engine), container_name(container), script)
 
 
+def exec_batch_command(engine: str, container: str, script: Shell) -> Shell:
+    """As exec_command, the script handed over base64 encoded: a batch of framed reads nests its quoting a level
+    deeper per wrapper, and quoted once more it outgrew the kernel's 128 KiB limit for one argument."""
+    encoded = base64.b64encode(with_status_line(script, _EXEC_DONE).encode()).decode()
+    return shell(
+        '%s exec %s sh -c "$(printf %%s %s | base64 -d)"', engine_name(engine), container_name(container), encoded
+    )
+
+
 class CommandTimedOut(Exception):
     """The command did not finish within its limit (the remote `timeout` struck, or the connection stalled)."""
 
@@ -111,6 +122,57 @@ class BatchRead:
     def host_command(self) -> Shell:
         """The read as the host's shell runs it (inside its container through the engine, as container_exec)."""
         return exec_command(self.engine, self.container, self.command) if self.container else self.command
+
+
+EXEC_MARGIN = 3  # seconds a container's exec may take beyond its slowest read: the engine's own start and stop
+
+
+class BatchScript:
+    """The script of one round trip: host reads side by side, and the reads inside each container as one exec.
+
+    Each read is framed where it runs (its own nonce and deadline, inside the container for a container read);
+    a container's exec is framed again on the host, bounded by its slowest read plus EXEC_MARGIN, and ends with the
+    status line that tells an exec the engine cut short from the commands' own answers (see container_exec).
+    One exec per container instead of one per read: measured on podman, 12 execs side by side 1.9 s, one exec
+    running the same 12 reads 0.3 s."""
+
+    def __init__(self, reads: list[BatchRead], limits: list[int]):
+        self.frames = [Frame() for _ in reads]
+        self._execs: dict[tuple[str, str], tuple[Frame, list[int]]] = {}
+        parts: list[Shell] = []
+        for index, read in enumerate(reads):
+            if read.container:
+                self._execs.setdefault((read.engine, read.container), (Frame(), []))[1].append(index)
+            else:
+                parts.append(self.frames[index].wrap(read.command, limits[index]))
+        self.limit = max(limits)
+        for (engine, container), (frame, indexes) in self._execs.items():
+            inside = parallel([self.frames[i].wrap(reads[i].command, limits[i]) for i in indexes])
+            limit = max(limits[i] for i in indexes) + EXEC_MARGIN
+            parts.append(frame.wrap(exec_batch_command(engine, container, inside), limit))
+            self.limit = max(self.limit, limit)
+        self.script = parallel(parts)
+
+    def answers(self, stdout: str) -> list[tuple[Framed | None, str]]:
+        """Per read: what its frame holds (None: it never answered) and, for a container read, why the exec did
+        not run to its end ("" when it did)."""
+        found: list[tuple[Framed | None, str]] = [(frame.parse(stdout), "") for frame in self.frames]
+        for (engine, _), (frame, indexes) in self._execs.items():
+            outer = frame.parse(stdout)
+            if outer is None or outer.rc in (TIMED_OUT, KILLED_AFTER_TIMEOUT):
+                answer: tuple[Framed | None, str] = (outer, "")  # the exec itself ran out of time
+                for i in indexes:
+                    found[i] = answer
+                continue
+            body, marker, status = outer.stdout.rpartition("\n" + _EXEC_DONE)
+            if not marker or not status.strip().isdigit():
+                reason = _last_line(outer.stderr) if outer.stderr.strip() else f"{engine} exec exited {outer.rc}"
+                for i in indexes:
+                    found[i] = (outer, reason)
+                continue
+            for i in indexes:
+                found[i] = (self.frames[i].parse(body), "")
+        return found
 
 
 class _TimedSshBackend(SshBackend):
@@ -199,19 +261,18 @@ class HostConnection:
 
     def run_batch(self, reads: list[BatchRead]) -> list[CommandResult | CommandTimedOut]:
         """Several reads in one round trip: they run side by side on the host, each framed and bounded by its own
-        limit, so the batch takes as long as its slowest read. Each answer comes back as `run` and
+        limit, so the batch takes as long as its slowest read; the reads inside one container share one exec
+        (BatchScript). Each answer comes back as `run` and
         `container_exec` give it, or as the CommandTimedOut that read would have raised. Raises HostUnreachable
         if SSH fails."""
         if not reads:
             return []
-        commands = [read.host_command() for read in reads]
         limits = [self._limit(r.timeout) for r in reads]
-        frames = [Frame() for _ in reads]
-        batch = parallel([frame.wrap(c, limit) for frame, c, limit in zip(frames, commands, limits, strict=True)])
-        out, started = self._send(batch, max(limits), len(reads), None, None)
+        batch = BatchScript(reads, limits)
+        out, started = self._send(batch.script, batch.limit, len(reads), None, None)
         answers: list[CommandResult | CommandTimedOut] = []
-        for read, command, limit, frame in zip(reads, commands, limits, frames, strict=True):
-            framed = frame.parse(out.stdout)
+        for read, limit, (framed, exec_error) in zip(reads, limits, batch.answers(out.stdout), strict=True):
+            command = read.host_command()
             if framed is None:  # killed with the batch (the local deadline) or never started on the host
                 answers.append(CommandTimedOut(self.name, command, limit))
                 continue
@@ -220,7 +281,7 @@ class HostConnection:
             except CommandTimedOut as exc:
                 answers.append(exc)
                 continue
-            answers.append(self._exec_result(read.engine, result) if read.container else result)
+            answers.append(dataclasses.replace(result, exec_error=exec_error) if exec_error else result)
         return answers
 
     def container_exec(

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conformance.access import CommandResult, CommandTimedOut, SshSettings
+from conformance.access import EXEC_MARGIN, BatchRead, BatchScript, CommandResult, CommandTimedOut, SshSettings
 from conformance.command import Frame, shell
 from conformance.errors import ContainerUnavailable, ReadTimedOut
 from conformance.facts import Facts
@@ -202,3 +202,72 @@ def test_a_fix_makes_the_host_gathered_again():
     assert not facts.gathered
     gather_host(None, facts, [_Check(lambda e, f: f.run("uname -m"))])
     assert len(conn.batches) == 2  # read again, not judged from the facts before the fix
+
+
+# -- one round trip's script (access.BatchScript): one exec per container, run here by sh with a stand-in engine ------
+
+_ENGINE = """#!/bin/sh
+# A stand-in for `docker exec CONTAINER sh -c SCRIPT`: runs SCRIPT here; "gone" does not exist, "hung" never answers.
+case "$2" in
+  gone) echo "Error response from daemon: No such container: gone" >&2; exit 1 ;;
+  hung) sleep 30 ;;
+esac
+shift 4
+exec sh -c "$1"
+"""
+
+
+def _run_batch_script(tmp_path, reads, limits):
+    engine = tmp_path / "docker"
+    engine.write_text(_ENGINE)
+    engine.chmod(0o755)
+    batch = BatchScript(reads, limits)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    out = subprocess.run(["sh", "-c", batch.script], capture_output=True, text=True, timeout=30, env=env).stdout
+    return batch, batch.answers(out)
+
+
+def test_a_batch_runs_one_exec_per_container_and_frames_each_read_inside_it(tmp_path):
+    reads = [
+        BatchRead(shell("echo host")),
+        BatchRead(shell("echo %s; exit 3", "a'b $(x)"), engine="docker", container="nova_libvirt"),
+        BatchRead(shell("echo two >&2"), engine="docker", container="nova_libvirt"),
+        BatchRead(shell("echo other"), engine="docker", container="nova_compute"),
+    ]
+    batch, answers = _run_batch_script(tmp_path, reads, [5] * 4)
+    assert batch.script.count(" exec ") == 2  # one per container, not one per read
+    assert [(a.rc, a.stdout, a.stderr) for a, _ in answers] == [
+        (0, "host\n", ""),
+        (3, "a'b $(x)\n", ""),
+        (0, "", "two\n"),
+        (0, "other\n", ""),
+    ]
+    assert [why for _, why in answers] == ["", "", "", ""]
+    assert batch.limit == 5 + EXEC_MARGIN
+
+
+def test_an_exec_the_engine_refused_marks_each_of_its_reads_and_no_other(tmp_path):
+    reads = [
+        BatchRead(shell("cat /x"), engine="docker", container="gone"),
+        BatchRead(shell("ls"), engine="docker", container="gone"),
+        BatchRead(shell("echo ok")),
+    ]
+    _, answers = _run_batch_script(tmp_path, reads, [5] * 3)
+    assert [why for _, why in answers[:2]] == ["Error response from daemon: No such container: gone"] * 2
+    assert answers[2] == (answers[2][0], "") and answers[2][0].stdout == "ok\n"
+
+
+def test_a_hung_exec_times_its_reads_out_within_their_limit_and_the_margin(tmp_path):
+    reads = [BatchRead(shell("true"), engine="docker", container="hung"), BatchRead(shell("echo ok"))]
+    _, answers = _run_batch_script(tmp_path, reads, [1, 1])
+    assert answers[0][0].rc == 124  # the exec's own deadline: 1 s + EXEC_MARGIN
+    assert answers[1][0].stdout == "ok\n"
+
+
+def test_a_read_that_hangs_inside_a_container_is_its_own_timeout(tmp_path):
+    reads = [
+        BatchRead(shell("sleep 20"), engine="docker", container="nova_libvirt"),
+        BatchRead(shell("echo fine"), engine="docker", container="nova_libvirt"),
+    ]
+    _, answers = _run_batch_script(tmp_path, reads, [1, 5])
+    assert answers[0][0].rc == 124 and answers[1][0].stdout == "fine\n"
