@@ -220,6 +220,10 @@ def host_daemon_listening(exp, facts):
     if skip := _host_mode_only(exp):
         return skip
     expected = f"host libvirtd listening on {exp.migration_address}:{exp.libvirt_port}"
+    facts.prefetch(  # the daemons, their sockets and whether libvirtd answers: one batch
+        functools.partial(facts.probe, probe)
+        for probe in (libvirt_host.host_daemons, libvirt_host.listeners, libvirt_host.host_libvirtd_answers)
+    )
     evidence = {"libvirt daemons": _daemons_evidence(facts)}
     if not libvirt_host.host_daemons(facts):
         return Verdict.failed(
@@ -292,10 +296,14 @@ def host_files(exp, facts):
     if skip := _host_mode_only(exp):
         return skip
     missing, evidence = [], {}
-    facts.prefetch(
+    reads = [
         functools.partial(facts.probe, files.metadata, path)
         for path in (HOST_PKI if exp.libvirt_tls else ()) + ((ROOT_AUTH_CONF,) if exp.sasl_enabled else ())
-    )
+    ]
+    if exp.sasl_enabled:  # the default sasldb beside the conf that names it
+        reads.append(functools.partial(facts.probe, files.content, "/etc/sasl2/libvirt.conf"))
+        reads.append(functools.partial(facts.probe, sasl_probes.sasldb_users, None, DEFAULT_SASLDB))
+    facts.prefetch(reads)
     if exp.sasl_enabled:
         conf = facts.probe(files.content, "/etc/sasl2/libvirt.conf")
         evidence[conf.path] = conf.content.strip() if conf.exists else "missing"

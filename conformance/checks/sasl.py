@@ -259,6 +259,13 @@ def plugins_installed(exp, facts):
 def user_exists(exp, facts):
     if skip := _sasl_only(exp):
         return skip
+    # The default sasldb beside the conf that names it: one batch, unless the conf names another.
+    facts.prefetch(
+        (
+            functools.partial(_sasl_conf, exp, facts),
+            functools.partial(facts.probe, sasl.sasldb_users, _libvirt_container(exp), sasl.SASLDB),
+        )
+    )
     conf = _sasl_conf(exp, facts)
     path = conf.values.get("sasldb_path", sasl.SASLDB)
     if down := _not_running(exp, facts):

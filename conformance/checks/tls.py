@@ -452,6 +452,12 @@ def migration_hostname_resolves(exp, facts):
     if skip := _tls_only(exp):
         return skip
     name = exp.migration_hostname
+    facts.prefetch(  # the listeners and the name, side by side
+        (
+            functools.partial(facts.probe, tls_probes.listeners, exp.libvirt_port),
+            functools.partial(facts.probe, tls_probes.host_resolution, name),
+        )
+    )
     listening, source = _listen_addresses(exp, facts)
     on_host = facts.probe(tls_probes.host_resolution, name)
     evidence = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from conformance.checks import GUIDE, check
 from conformance.model import Severity, Verdict
 from conformance.probes import kolla, virt
@@ -131,6 +133,8 @@ def kvm_module(exp, facts):
 def dev_kvm(exp, facts):
     if skip := _kvm_only(exp):
         return skip
+    if not exp.libvirt_container:  # the device and the qemu user's groups in one batch
+        facts.prefetch((functools.partial(facts.probe, virt.dev_kvm), functools.partial(facts.probe, virt.qemu_user)))
     dev = facts.probe(virt.dev_kvm)
     evidence = {"/dev/kvm": dev.describe()}
     if dev.exists and dev.kind == "character special file":

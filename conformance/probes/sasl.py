@@ -7,6 +7,7 @@ rendered copy in /etc/kolla/nova-libvirt), in host mode the host daemon's own fi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 from conformance.access import CommandResult
@@ -90,6 +91,7 @@ def libvirtd_confs(facts: Facts, container_mode: bool, node_config_directory: st
         if container_mode
         else [(None, LIBVIRTD_CONF)]
     )
+    facts.prefetch(functools.partial(_conf_copy, facts, path, c, parse_libvirt_conf) for c, path in places)
     return [_conf_copy(facts, path, container, parse_libvirt_conf) for container, path in places]
 
 

@@ -47,12 +47,19 @@ def dev_kvm(facts: Facts) -> FileFact:
     return facts.file("/dev/kvm", read=False)
 
 
+QEMU_CONF = "/etc/libvirt/qemu.conf"
+DEFAULT_QEMU_USER = "libvirt-qemu"
+ID_GROUPS = "id -G -- %s 2>/dev/null"
+
+
 def qemu_user(facts: Facts) -> tuple[str, list[int]]:
     """The user a host libvirt runs guests as (qemu.conf `user`, Debian default libvirt-qemu) and its groups."""
-    conf = facts.file("/etc/libvirt/qemu.conf")
+    # Debian's default user's groups beside the file that may name another: one batch, as a rule.
+    facts.prefetch((lambda: facts.file(QEMU_CONF), lambda: facts.run(ID_GROUPS, DEFAULT_QEMU_USER)))
+    conf = facts.file(QEMU_CONF)
     match = re.search(r'^\s*user\s*=\s*"([^"]+)"', conf.content, re.M) if conf.exists else None
-    user = match.group(1) if match else "libvirt-qemu"
-    groups = facts.run("id -G -- %s 2>/dev/null", user).stdout.split()
+    user = match.group(1) if match else DEFAULT_QEMU_USER
+    groups = facts.run(ID_GROUPS, user).stdout.split()
     return user, [int(g) for g in groups if g.isdigit()]
 
 
