@@ -343,11 +343,28 @@ class HostConnection:
         return CommandResult(command, framed.rc, framed.stdout, framed.stderr)
 
     def close(self) -> None:
+        self.finish_closing(self.start_closing())
+
+    def start_closing(self) -> subprocess.Popen | None:
+        """Ask the master to exit, without waiting: a run closes all its hosts' masters side by side."""
         if not os.path.exists(self.control_path):
-            return  # no master (never connected, or it already went)
-        subprocess.run(
-            ["ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit", "x"], capture_output=True, timeout=10
+            return None  # no master (never connected, or it already went)
+        return subprocess.Popen(
+            ["ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit", "x"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
+
+    @staticmethod
+    def finish_closing(closing: subprocess.Popen | None) -> None:
+        if closing is None:
+            return
+        try:
+            closing.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            closing.kill()
+            closing.wait()
 
 
 CONTROL_PERSIST = 60

@@ -109,6 +109,7 @@ class Run:
         if self._closed:
             return
         self._closed = True
-        for ctx in self._hosts.values():
-            ctx.connection.close()
+        closing = [ctx.connection.start_closing() for ctx in self._hosts.values()]
+        for ctx, process in zip(self._hosts.values(), closing, strict=True):
+            ctx.connection.finish_closing(process)
         shutil.rmtree(self._control_dir, ignore_errors=True)  # the sockets are gone with their masters

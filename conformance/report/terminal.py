@@ -38,8 +38,10 @@ def _cell(counts: Counter) -> str:
 def matrix(findings: list[Finding]) -> list[str]:
     hosts = sorted({f.host for f in findings})
     areas = sorted({f.area for f in findings})
-    cells = {(h, a): Counter(column(f) for f in findings if f.host == h and f.area == a) for h in hosts for a in areas}
-    rows = [["host", *areas]] + [[h, *(_cell(cells[h, a]) if cells[h, a] else "-" for a in areas)] for h in hosts]
+    cells: dict[tuple[str, str], Counter] = {}
+    for f in findings:  # one pass: at fleet size, a pass per cell was hosts x areas x findings
+        cells.setdefault((f.host, f.area), Counter())[column(f)] += 1
+    rows = [["host", *areas]] + [[h, *(_cell(cells[h, a]) if (h, a) in cells else "-" for a in areas)] for h in hosts]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(text.ljust(w) for text, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
