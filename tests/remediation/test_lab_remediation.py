@@ -414,3 +414,17 @@ def test_a_host_libvirtd_demanding_sasl_on_its_unix_socket_counts_as_up_after_th
     assert outcomes(result)[("c1", "sasl.mech-list")] == "fixed", result.findings[("c1", "sasl.mech-list")].evidence
     again = run_suite(info.profile_path, "-k", "sasl.live-auth", hosts_file=info.hosts_file)
     assert again.status("c1", "sasl.live-auth") is Status.PASS, again.findings[("c1", "sasl.live-auth")]
+
+
+def test_after_a_fix_later_checks_of_the_host_are_judged_from_the_host_as_it_is_now(fail_lab, tmp_path):
+    """Sequential, the default: every host is gathered before its first check. sasl.mech-list's fix rewrites
+    b1's sasl.conf; sasl.mech-matches-tls, judged after it, failed on what was gathered before the fix. It must
+    read the host again and pass, with no fix of its own (not a verdict from stale facts)."""
+    selected = ("-k", "b1 and sasl.mech")
+    before = run_suite(fail_lab.profile_path, *selected)
+    assert before.status("b1", "sasl.mech-matches-tls") is Status.FAIL, before.output[-2000:]
+    result = run_suite(fail_lab.profile_path, *selected, "--remediate=apply", "--remediate-dir", str(tmp_path), *APPLY)
+    assert outcomes(result)[("b1", "sasl.mech-list")] == "fixed", result.findings[("b1", "sasl.mech-list")].evidence
+    later = result.findings[("b1", "sasl.mech-matches-tls")]
+    assert later.status is Status.PASS and "remediation" not in later.evidence, later
+    assert later.actual.startswith("DIGEST-MD5 on plain TCP"), later.actual  # the rewritten file, read again
