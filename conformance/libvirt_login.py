@@ -1,15 +1,18 @@
-"""libvirt from the suite's machine, run as a child process: `python -m conformance.libvirt_login`, a JSON request
-on stdin's first line.
+"""libvirt from the suite's machine, in a child process: `python -m conformance.libvirt_login [serve]`.
 
 A child process because libvirt's client reads its settings from the environment (auth file, debug log) and can
-block in connect; the parent gives it a private environment and a deadline. The password arrives on stdin only,
-never in argv or the environment. Answers (JSON lines on stdout) carry no secret.
+block in connect; the parent gives it a private environment and deadlines. Passwords arrive on stdin only, never
+in argv or the environment. Answers (JSON lines on stdout) carry no secret.
 
-- `login` (the default): success, libvirt's error text, the SASL mechanisms the server advertised (from libvirt's
-  client debug log) and the server's hostname.
-- `canary`: removes the canaries an earlier run left (domains named with the request's prefix), creates the
-  request's transient domain paused and answers; then waits for one more line on stdin (or its end, if the parent
-  died) and destroys the domain. A transient domain leaves no definition behind once destroyed.
+- `serve`: the run's login helper (conformance.libvirt_helper). Login requests as JSON lines, each with an `id`,
+  run side by side (a thread each: a libvirtd that never answers holds only its own login) and are answered with
+  that id as each ends: success, libvirt's error text, the SASL mechanisms the server advertised and the server's
+  hostname. A login's mechanisms are in the lines its own thread wrote to libvirt's client debug log (each line
+  names its thread) after the login began.
+- no argument: one canary request on stdin's first line. The child removes the canaries an earlier run left
+  (domains named with the request's prefix), creates the request's transient domain paused and answers; then
+  waits for one more line on stdin (or its end, if the parent died) and destroys the domain. A transient domain
+  leaves no definition behind once destroyed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import re
 import sys
+import threading
 
 
 def advertised_mechanisms(log_text: str) -> list[str]:
@@ -104,18 +108,43 @@ def canary(uri: str, authname: str, password: str, xml: str, prefix: str) -> Non
         conn.close()
 
 
+def _log_path() -> str:
+    return os.environ.get("LIBVIRT_LOG_OUTPUTS", "").partition(":file:")[2]
+
+
+def _own_lines(log: str, start: int, thread: int) -> str:
+    """What `thread` wrote to libvirt's log from offset `start` on (`<time>: <thread id>: <level> : ...`)."""
+    if not log or not os.path.exists(log):
+        return ""
+    with open(log, errors="replace") as handle:
+        handle.seek(start)
+        mark = f": {thread}: "
+        return "".join(line for line in handle if mark in line[:64])
+
+
+def serve() -> int:
+    import libvirt  # noqa: F401 - initialised here, once, before any login thread starts
+
+    log, say = _log_path(), threading.Lock()
+
+    def one(request: dict) -> None:
+        start = os.path.getsize(log) if log and os.path.exists(log) else 0
+        answer = login(request["uri"], request["authname"], request["password"])
+        answer["mechanisms"] = advertised_mechanisms(_own_lines(log, start, threading.get_native_id()))
+        answer["id"] = request["id"]
+        with say:
+            print(json.dumps(answer), flush=True)
+
+    for line in sys.stdin:
+        threading.Thread(target=one, args=(json.loads(line),), daemon=True).start()
+    return 0  # stdin ended: the run is over; a login still stuck in libvirt ends with the process
+
+
 def main() -> int:
+    if sys.argv[1:] == ["serve"]:
+        return serve()
     request = json.loads(sys.stdin.readline())
-    if request.get("action") == "canary":
-        canary(request["uri"], request["authname"], request["password"], request["xml"], request["prefix"])
-        return 0
-    answer = login(request["uri"], request["authname"], request["password"])
-    log = os.environ.get("LIBVIRT_LOG_OUTPUTS", "").partition(":file:")[2]
-    if log and os.path.exists(log):
-        with open(log, errors="replace") as handle:
-            answer["mechanisms"] = advertised_mechanisms(handle.read())
-        os.unlink(log)  # a debug log is no place to keep anything
-    print(json.dumps(answer))
+    canary(request["uri"], request["authname"], request["password"], request["xml"], request["prefix"])
     return 0
 
 

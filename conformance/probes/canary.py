@@ -139,7 +139,7 @@ def run_canary(
 
     limit = live_limit(facts, LOGIN_TIMEOUT)
     xml = domain_xml(name, virt_type, tap, interface_id)
-    with facts.immediately(), libvirt_client(uri, client_pki, debug_log=False) as (uri, env, tmp):
+    with facts.immediately(), libvirt_client(uri, client_pki) as (uri, env, tmp):
         request = {
             "action": "canary",
             "uri": uri,

@@ -9,11 +9,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import os
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +25,7 @@ from conformance import certs
 from conformance.errors import ReadTimedOut
 from conformance.facts import LIBVIRTD
 from conformance.kolla.expectations import Secret
+from conformance.libvirt_helper import HELPER
 
 LOGIN_TIMEOUT = 30
 
@@ -72,39 +71,34 @@ LIBVIRT_CHILD = (sys.executable, "-m", "conformance.libvirt_login")
 
 
 @contextlib.contextmanager
-def libvirt_client(uri: str, client_pki: tuple | None, debug_log: bool = True):
-    """(uri, environment, private dir) for a libvirt client child: the client PKI in a private pkipath, an empty
-    auth file (only the request's credentials count) and, with `debug_log`, libvirt's client debug log in the
-    private dir (where a login reads the mechanisms the server advertised)."""
+def with_pkipath(uri: str, client_pki: tuple | None):
+    """(uri, private dir): the client PKI in a private pkipath that the uri names, removed on exit."""
     files = dict(client_pki or ())
     with private_pki(files) as tmp:
-        if files:
-            uri += ("&" if "?" in uri else "?") + f"pkipath={tmp}"
+        yield (uri + ("&" if "?" in uri else "?") + f"pkipath={tmp}" if files else uri), tmp
+
+
+@contextlib.contextmanager
+def libvirt_client(uri: str, client_pki: tuple | None):
+    """(uri, environment, private dir) for a libvirt client child of its own (the canary's): the client PKI in a
+    private pkipath and an empty auth file (only the request's credentials count)."""
+    with with_pkipath(uri, client_pki) as (uri, tmp):
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIBVIRT_")}
         (tmp / "auth.conf").touch(mode=0o600)
         env["LIBVIRT_AUTH_FILE"] = str(tmp / "auth.conf")
-        if debug_log:
-            env["LIBVIRT_LOG_FILTERS"] = "1:rpc.netclient 1:remote 4:*"
-            env["LIBVIRT_LOG_OUTPUTS"] = f"1:file:{tmp / 'client.log'}"
         yield uri, env, tmp
 
 
 def libvirt_login(facts, uri: str, authname: str, password: Secret, client_pki: tuple | None) -> Login:
-    """openAuth(uri) with these credentials in a child process (conformance.libvirt_login).
+    """openAuth(uri) with these credentials, in the run's libvirt client child (conformance.libvirt_helper).
 
     A probe (cached per host through Facts.probe) although it runs here: `client_pki` is a tuple of
     (file name, bytes) so it can be part of the cache key."""
     limit = live_limit(facts, LOGIN_TIMEOUT)
-    with libvirt_client(uri, client_pki) as (uri, env, tmp):
-        request = json.dumps({"uri": uri, "authname": authname, "password": password.reveal()})
-        try:
-            proc = subprocess.run(LIBVIRT_CHILD, input=request, text=True, capture_output=True, env=env, timeout=limit)
-        except subprocess.TimeoutExpired:
-            raise no_answer(facts, limit, f"a libvirt login to {uri.split('?')[0]}") from None
-    try:
-        answer = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return Login(False, f"libvirt client crashed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}", ())
+    with with_pkipath(uri, client_pki) as (uri, tmp):
+        answer = HELPER.login(uri, authname, password.reveal(), limit)
+    if answer is None:
+        raise no_answer(facts, limit, f"a libvirt login to {uri.split('?')[0]}")
     error = answer.get("error", "").replace(f"{tmp}/", "pkipath ")  # the temporary dir is gone: name the file
     return Login(answer["ok"], error, tuple(answer.get("mechanisms", ())), answer.get("hostname", ""))
 

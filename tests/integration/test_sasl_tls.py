@@ -7,11 +7,14 @@ Host names avoid the words "sasl" and "tls" so `-k "sasl or tls"` selects checks
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
 from pathlib import Path
 
 import pytest
 
 from conformance import checks
+from conformance.libvirt_helper import HELPER
 from conformance.model import Status
 from tests.suite_runner import run_suite
 
@@ -146,3 +149,28 @@ def test_secrets_appear_in_no_output(run):
     for name, text in texts.items():
         assert password not in text, f"SASL password in {name}"
         assert key_line not in text, f"a private key line in {name}"
+
+
+def test_logins_side_by_side_in_the_one_helper_each_get_their_own_hosts_mechanisms(run):
+    """The run's libvirt client is one child (conformance.libvirt_helper): logins to several hosts at once, each
+    attributed the mechanisms its own server advertised (DIGEST-MD5 or SCRAM-SHA-256 as the host's sasl.conf
+    says), one wrong password refused among them, and one port where nothing listens answering at once."""
+    info, _, _ = run
+    password = info.sasl_password
+    cases = {  # host -> (password, whether the login succeeds, the mechanisms its libvirtd advertises)
+        "good-tcp-dock": (password, True, ["DIGEST-MD5"]),
+        "good-tcp-host": (password, True, ["DIGEST-MD5"]),
+        "scram-tcp-d": (password, False, ["SCRAM-SHA-256"]),  # no security layer on plain TCP: refused
+        "user-missing-p": ("wrong", False, ["DIGEST-MD5"]),
+    }
+    uris = {h: f"qemu+tcp://{info.details[h]['migration_address']}:{info.details[h]['port']}/system" for h in cases}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(cases) * 3) as pool:
+        futures = {pool.submit(HELPER.login, uris[h], "nova", cases[h][0], 30): h for h in list(cases) * 3}
+        refused = pool.submit(HELPER.login, "qemu+tcp://127.0.0.1:1/system", "nova", "x", 30)
+        answers = [(futures[f], f.result()) for f in concurrent.futures.as_completed(futures)]
+    for host, answer in answers:
+        _, ok, mechanisms = cases[host]
+        assert answer is not None and answer["ok"] is ok, (host, answer)
+        assert answer["mechanisms"] == mechanisms, (host, answer)
+    assert refused.result() is not None and "Connection refused" in refused.result()["error"]
+    assert all(password not in json.dumps(a) for _, a in answers)
