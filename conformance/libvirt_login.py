@@ -137,7 +137,11 @@ def serve() -> int:
 
     for line in sys.stdin:
         threading.Thread(target=one, args=(json.loads(line),), daemon=True).start()
-    return 0  # stdin ended: the run is over; a login still stuck in libvirt ends with the process
+    # stdin ended: the run is over (or its process died). A login still stuck in libvirt ends with this process;
+    # the debug log goes now, whatever became of the parent: it is no place to keep anything.
+    if log and os.path.exists(log):
+        os.unlink(log)
+    return 0
 
 
 def main() -> int:
