@@ -195,14 +195,17 @@ def libvirt_volumes(variables: Variables, kolla: KollaAnsible) -> tuple[str, ...
     of nova_libvirt_secrets was backported to point releases."""
     mounts = variables.raw("nova-cell").get("nova_libvirt_default_volumes") or []
     names = [str(m).split(":", 1)[0] for m in mounts if isinstance(m, str) and ":" in m]
-    cleanup = variables.tree.loader.load_from_file(
-        str(kolla.file("roles", "nova-cell", "tasks", "libvirt-cleanup.yml"))
-    )
-    removed: list[str] = []
-    for task in cleanup or []:
-        if isinstance(task, dict) and "remove_volume" in str(task) and isinstance(task.get("loop"), list):
-            removed += [str(item) for item in task["loop"]]
-    return tuple(name for name in removed if name in names)
+    path = str(kolla.file("roles", "nova-cell", "tasks", "libvirt-cleanup.yml"))
+    if path not in _CLEANUP_REMOVES:  # the release's file, the same for every host: parsed once per run
+        removed: list[str] = []
+        for task in variables.tree.loader.load_from_file(path) or []:
+            if isinstance(task, dict) and "remove_volume" in str(task) and isinstance(task.get("loop"), list):
+                removed += [str(item) for item in task["loop"]]
+        _CLEANUP_REMOVES[path] = tuple(removed)
+    return tuple(name for name in _CLEANUP_REMOVES[path] if name in names)
+
+
+_CLEANUP_REMOVES: dict[str, tuple[str, ...]] = {}  # libvirt-cleanup.yml -> the volumes it removes
 
 
 def resolve(
