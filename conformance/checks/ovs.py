@@ -327,15 +327,15 @@ def daemons_healthy(exp, facts):
         for name, (daemon, command) in ovs.HEALTHCHECKS.items()
     )
     evidence = {f"{exp.container_engine} containers": listing.evidence()}
-    # Both daemons' reads in one batch (on the host, whether each runs beside its healthcheck): a round trip saved.
-    reads = []
-    for name, (daemon, command) in ovs.HEALTHCHECKS.items():
-        if not in_containers:
-            reads.append(functools.partial(facts.probe, ovs.host_daemon_running, daemon))
-            reads.append(functools.partial(facts.probe, ovs.healthcheck, None, command))
-        elif (container := listing.get(name)) is not None and container.running:
-            reads.append(functools.partial(facts.probe, ovs.healthcheck, name, command))
-    facts.prefetch(reads)
+    if not in_containers:  # Open vSwitch on the host: whether each daemon runs beside its healthcheck, one batch
+        facts.prefetch(
+            read
+            for daemon, command in ovs.HEALTHCHECKS.values()
+            for read in (
+                functools.partial(facts.probe, ovs.host_daemon_running, daemon),
+                functools.partial(facts.probe, ovs.healthcheck, None, command),
+            )
+        )
     problems, fine, hints = [], [], []
     for name, (daemon, command) in ovs.HEALTHCHECKS.items():
         container = listing.get(name)
