@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,24 @@ def test_report_from_the_installed_package(operator, lab):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     index = operator.cwd / "html" / "index.html"
     assert index.is_file() and index.stat().st_size > 10_000
+
+
+def test_the_sdist_carries_what_its_tests_need(venv, tmp_path):
+    """The sdist builds (with the venv's setuptools, the backend pyproject names) and its own tests run from it."""
+    src = venv.parent / "src"
+    build = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
+    proc = run([venv / "bin" / "python", "-c", build, tmp_path], cwd=src)
+    assert proc.returncode == 0, proc.stderr
+    with tarfile.open(tmp_path / proc.stdout.split()[-1]) as sdist:
+        sdist.extractall(tmp_path, filter="data")
+        names = {name.split("/", 1)[-1] for name in sdist.getnames()}
+    assert {"LICENSE", "README.md", "MANIFEST.in", "conftest.py", "docs/ci.md", "fixtures/lab/lab.py"} <= names
+    assert {"profiles/standard.yml", "conformance/profiles/standard.yml", "tests/unit/test_ci_docs.py"} <= names
+    (unpacked,) = tmp_path.glob("kolla_libvirt_conformance-*/")
+    tests = ["tests/unit/test_profile_names.py", "tests/unit/test_ci_docs.py", "tests/unit/test_shipped_profiles.py"]
+    env = {**os.environ, "PYTHONPATH": str(unpacked)}
+    proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=unpacked, env=env)
+    assert proc.returncode == 0 and " passed" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_zero_config_run_against_the_lab(operator, lab):
