@@ -135,7 +135,8 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="kolla-conformance", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the suite (extra arguments go to pytest)")
+    # No abbreviations: pytest's own options (--co, --lf) would be taken for ours (--configdir, --limit).
+    run = sub.add_parser("run", help="run the suite (extra arguments go to pytest)", allow_abbrev=False)
     run.add_argument("--profile", help="a profile file or a shipped profile's name (default: standard)")
     run.add_argument("--configdir", help="kolla-ansible --configdir (default $KOLLA_CONFIG_PATH, else /etc/kolla)")
     run.add_argument(

@@ -1,5 +1,9 @@
 """The zero-config run: the shipped `standard` profile over the config dir and inventory kolla-ansible would take."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from conformance import cli
@@ -89,3 +93,28 @@ def test_run_without_profile_is_the_standard_profile(monkeypatch):
     ]
     assert cli.main(["run", "--profile", "predeploy-gate"]) == 0
     assert seen[-1] == ["--conformance-profile", "predeploy-gate"]
+
+
+def test_pytest_options_are_not_taken_for_ours(monkeypatch):
+    """--co is pytest's --collect-only, not an abbreviation of --configdir; --lf is not --limit."""
+    seen = []
+    monkeypatch.setattr("pytest.main", lambda args: seen.append(args) or 0)
+    assert cli.main(["run", "--co", "--lf", "-q"]) == 0
+    assert seen[-1] == ["--conformance-profile", "standard", "--co", "--lf", "-q"]
+
+
+def test_a_zero_config_run_says_first_what_it_resolved(env_config, tmp_path):
+    """Through the real CLI and plugin (collection only: no host is contacted), quiet or not."""
+    env = {**os.environ, "KOLLA_CONFIG_PATH": str(env_config)}
+    command = [sys.executable, "-m", "conformance.cli", "run", "--co", "-q", "-p", "no:cacheprovider"]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:4] == [
+        f"profile: {SHIPPED / 'standard.yml'}",
+        f"config dir: {env_config}",
+        f"inventory: {env_config}/ansible/inventory/all-in-one (group compute)",
+        "hosts: 2: c1, c2",
+    ]
+    assert lines[4].startswith("release: Kolla Ansible ") and lines[5] == "phases: predeploy, postdeploy"
+    assert "kolla_conformance.py::test_check[c1:virt.dev-kvm]" in lines
