@@ -9,6 +9,7 @@ only from the wheel, which the test checks by where `conformance` is imported fr
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -32,16 +33,14 @@ def run(argv, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=300, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory) -> Path:
+def install(work: Path) -> Path:
     """A fresh venv holding only the wheel of this checkout (built from a copy: the checkout stays clean)."""
-    work = tmp_path_factory.mktemp("package")
     shutil.copytree(ROOT, work / "src", ignore=_NOT_SOURCE, symlinks=True)
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
     pip = [venv / "bin" / "python", "-m", "pip", "-q", "--disable-pip-version-check"]
     # pyproject's build backend (setuptools>=77, PEP 639 license metadata) is newer than the system's.
     for step in (
+        [sys.executable, "-m", "venv", "--system-site-packages", venv],
         [*pip, "install", "setuptools>=77"],
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", work / "dist", work / "src"],
     ):
@@ -54,8 +53,22 @@ def venv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(lab_factory):
-    return lab_factory(LAB)
+def installed(tmp_path_factory, lab_factory):
+    """The venv is built while the lab comes up: both wait mostly on other processes."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        venv = pool.submit(install, tmp_path_factory.mktemp("package"))
+        lab = lab_factory(LAB)
+        return venv.result(), lab
+
+
+@pytest.fixture(scope="module")
+def venv(installed) -> Path:
+    return installed[0]
+
+
+@pytest.fixture(scope="module")
+def lab(installed):
+    return installed[1]
 
 
 @pytest.fixture(scope="module")
