@@ -85,7 +85,7 @@ def pytest_addoption(parser):
         *_profile_flags(),
         dest="conformance_profile",
         metavar="PROFILE.yml",
-        help="host profile to check (enables the suite)",
+        help="host profile to check, a file or a shipped profile's name, e.g. predeploy-gate (enables the suite)",
     )
     group.addoption(
         "--phase",
