@@ -162,6 +162,13 @@ def test_report_from_the_installed_package(operator, lab):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     index = operator.cwd / "html" / "index.html"
     assert index.is_file() and index.stat().st_size > 10_000
+    # Or where the README's install step puts it (npm --prefix <data>/kolla-conformance/allure), nothing on PATH.
+    data = operator.cwd / "data-installed"
+    (data / "kolla-conformance").mkdir(parents=True)
+    (data / "kolla-conformance" / "allure").symlink_to(allure.parents[2])  # the prefix of node_modules/.bin/allure
+    proc = operator("kolla-conformance", "report", results, "-o", "html2", extra_env={"XDG_DATA_HOME": str(data)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (operator.cwd / "html2" / "index.html").is_file()
 
 
 def test_the_sdist_carries_what_its_tests_need(venv, tmp_path):
