@@ -1,6 +1,7 @@
 """`kolla-conformance`: a thin layer over pytest and the report tools.
 
-    kolla-conformance run --profile P.yml [pytest args]      # = pytest --profile P.yml [pytest args]
+    kolla-conformance run [--profile P.yml|NAME] [pytest args]   # = pytest --profile P.yml [pytest args]
+    kolla-conformance run [--configdir DIR] [-i INVENTORY]   # no profile: the standard deployment, as kolla-ansible
     kolla-conformance report RESULTS_DIR... -o HTML_DIR      # allure-results (one run or many shards) -> one HTML
     kolla-conformance merge FINDINGS.json... [-o OUT.json]   # several runs' findings -> one summary and exit code
     kolla-conformance fetch-kolla VERSION...                  # Kolla Ansible's files for a release, into the cache
@@ -26,9 +27,15 @@ from conformance.report import gate, html, merge, terminal
 
 
 def _run(args, rest) -> int:
+    """No profile: the shipped `standard` one, fed kolla-ansible's own --configdir and -i."""
     import pytest
 
-    return int(pytest.main(["--conformance-profile", args.profile, *rest]))
+    from conformance.profile import STANDARD
+
+    kolla = [f"--kolla-configdir={args.configdir}"] if args.configdir else []
+    kolla += [f"--kolla-inventory={path}" for path in args.inventory or []]
+    kolla += [f"--kolla-limit={args.limit}"] if args.limit else []
+    return int(pytest.main(["--conformance-profile", args.profile or STANDARD, *kolla, *rest]))
 
 
 def _report(args, rest) -> int:
@@ -128,8 +135,17 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="kolla-conformance", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the suite (extra arguments go to pytest)")
-    run.add_argument("--profile", required=True)
+    # No abbreviations: pytest's own options (--co, --lf) would be taken for ours (--configdir, --limit).
+    run = sub.add_parser("run", help="run the suite (extra arguments go to pytest)", allow_abbrev=False)
+    run.add_argument("--profile", help="a profile file or a shipped profile's name (default: standard)")
+    run.add_argument("--configdir", help="kolla-ansible --configdir (default $KOLLA_CONFIG_PATH, else /etc/kolla)")
+    run.add_argument(
+        "-i",
+        "--inventory",
+        action="append",
+        help="kolla-ansible -i (repeatable; default CONFIGDIR/ansible/inventory/all-in-one)",
+    )
+    run.add_argument("--limit", help="kolla-ansible --limit: an Ansible host pattern")
     run.set_defaults(func=_run)
     report = sub.add_parser("report", help="offline single-file Allure HTML report")
     report.add_argument("results", nargs="+", type=Path, help="allure-results folder(s); shards merge")
@@ -147,7 +163,7 @@ def parser() -> argparse.ArgumentParser:
     fetch.add_argument("versions", nargs="+", metavar="VERSION", help="e.g. 18.8.0")
     fetch.set_defaults(func=_fetch_kolla)
     exp = sub.add_parser("expectations", help="print what each host is expected to be (one JSON line per host)")
-    exp.add_argument("--profile", required=True)
+    exp.add_argument("--profile", required=True, help="a profile file or a shipped profile's name")
     exp.add_argument("--configdir", help="kolla-ansible --configdir")
     exp.add_argument("-i", "--inventory", action="append", help="kolla-ansible -i (repeatable)")
     exp.add_argument("--limit", help="an Ansible host pattern")

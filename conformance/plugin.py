@@ -21,7 +21,7 @@ from conformance import waivers as waiver_rules
 from conformance.errors import ConformanceError, ExitCode, HostUnreachable, ProfileError
 from conformance.model import Finding, Phase, Status
 from conformance.profile import KOLLA_OPTIONS, load_profile
-from conformance.report import allure_report, results, terminal
+from conformance.report import allure_report, resolved, results, terminal
 from conformance.runtime import Run
 
 SUITE = Path(__file__).parent / "suite" / "kolla_conformance.py"
@@ -86,7 +86,7 @@ def pytest_addoption(parser):
         *_profile_flags(),
         dest="conformance_profile",
         metavar="PROFILE.yml",
-        help="host profile to check (enables the suite)",
+        help="host profile to check, a file or a shipped profile's name, e.g. predeploy-gate (enables the suite)",
     )
     group.addoption(
         "--phase",
@@ -411,6 +411,10 @@ class ConformanceSession:
 
         if threading.current_thread() is threading.main_thread():
             self._sigterm = signal.signal(signal.SIGTERM, _terminate)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and not hasattr(session.config, "workerinput"):  # before any host is read
+            for line in resolved.lines(self.run.profile):
+                reporter.write_line(line)
 
     def pytest_unconfigure(self, config):
         import signal

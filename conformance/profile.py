@@ -6,6 +6,7 @@ Schema (see README "Profiles"); relative paths resolve against the profile file'
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,10 @@ SCHEMA: dict[str, Any] = {
 }
 HOST_KEYS = {"name": _STR, "address": _STR, "user": _STR, "port": _INT}
 
+SHIPPED = Path(__file__).parent / "profiles"  # package data: the profiles an installed suite selects by name
+STANDARD = "standard"  # the default deployment, as kolla-ansible runs with no options: the zero-config run
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
 
 @dataclasses.dataclass(frozen=True)
 class HostPlan:
@@ -87,11 +92,29 @@ class Profile:
 KOLLA_OPTIONS = ("config_dir", "inventory", "release", "ansible_dir", "extra_vars", "vault_password_file", "limit")
 
 
+def shipped_profiles() -> list[str]:
+    return sorted(p.stem for p in SHIPPED.glob("*.yml"))
+
+
+def resolve_profile(value: str | Path) -> Path:
+    """A profile is a file or the name of a shipped one (`--profile predeploy-gate`); a file of that name wins."""
+    path = Path(value)
+    if path.is_file():
+        return path
+    name = str(value)
+    if _NAME.fullmatch(name):
+        if (SHIPPED / f"{name}.yml").is_file():
+            return SHIPPED / f"{name}.yml"
+        raise ProfileError(
+            name, None, f"profile not found: no such file, nor a shipped profile ({', '.join(shipped_profiles())})"
+        )
+    raise ProfileError(path, None, "profile not found")
+
+
 def load_profile(path: str | Path, options: Mapping[str, Any] | None = None, ask_vault_pass: bool = False) -> Profile:
-    """`options`: kolla.* values given on the command line (paths relative to the current folder)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ProfileError(path, None, "profile not found")
+    """`path`: a file or a shipped profile's name. `options`: kolla.* values given on the command line (paths
+    relative to the current folder)."""
+    path = resolve_profile(path)
     data = parse_yaml(path, read_text(path), unique_keys=True, line_as_key=True)  # a key twice: one would be lost
     if not isinstance(data, dict):
         raise ProfileError(path, None, "a profile must be a YAML mapping")
@@ -106,7 +129,7 @@ def load_profile(path: str | Path, options: Mapping[str, Any] | None = None, ask
             if key in ("config_dir", "ansible_dir", "vault_password_file"):
                 kolla[key] = str(Path(value).absolute())
             sources[key] = f"--kolla-{key.replace('_', '-')}"
-    config = _kolla_config(path, base, kolla, sources, ask_vault_pass)
+    config = _kolla_config(path, base, kolla, sources, ask_vault_pass, needs_inventory=data.get("hosts") is None)
 
     ssh_data = data.get("ssh") or {}
     for key in ("identity_file", "config", "known_hosts"):
@@ -174,11 +197,13 @@ def load_profile(path: str | Path, options: Mapping[str, Any] | None = None, ask
     return profile
 
 
-def _kolla_config(path: Path, base: Path, kolla: dict, sources: dict, ask_vault_pass: bool) -> KollaConfig:
+def _kolla_config(
+    path: Path, base: Path, kolla: dict, sources: dict, ask_vault_pass: bool, needs_inventory: bool
+) -> KollaConfig:
     """The deployment as kolla-ansible would run it, from the profile's `kolla` keys (options win)."""
     config_dir = _path(base, kolla.get("config_dir"))
+    fallback = default_config_dir()
     if config_dir is None:
-        fallback = default_config_dir()
         config_dir = fallback if (fallback / "globals.yml").is_file() else None
     elif not config_dir.is_dir():
         raise ProfileError(sources["config_dir"], "kolla.config_dir", f"folder not found: {config_dir}")
@@ -188,6 +213,19 @@ def _kolla_config(path: Path, base: Path, kolla: dict, sources: dict, ask_vault_
         assert inventory is not None
         if not inventory.exists():
             raise ProfileError(sources["inventory"], "kolla.inventory", f"not found: {inventory}")
+    if not inventories and needs_inventory:  # no hosts named: the inventory kolla-ansible itself would use
+        if config_dir is None:
+            raise ProfileError(
+                path,
+                "kolla.config_dir",
+                f"no Kolla config dir: {fallback} has no globals.yml (give --configdir, or set KOLLA_CONFIG_PATH)",
+            )
+        default = default_inventory(config_dir)
+        if not default.exists():
+            raise ProfileError(
+                path, "kolla.inventory", f"kolla-ansible's default {default} not found (give -i/--inventory)"
+            )
+        inventories = [default]
     extra = kolla.get("extra_vars") or []
     for index, item in enumerate(extra):
         if not isinstance(item, str) or not item.isprintable():
@@ -211,6 +249,12 @@ def _kolla_config(path: Path, base: Path, kolla: dict, sources: dict, ask_vault_
         limit=kolla.get("limit"),
         source=path,
     )
+
+
+def default_inventory(config_dir: Path) -> Path:
+    """kolla-ansible's default -i (kolla_ansible/ansible.py, _get_inventory_paths): <configdir>/ansible/inventory/
+    all-in-one."""
+    return config_dir.absolute() / "ansible" / "inventory" / "all-in-one"
 
 
 def _vault_secret(file: Path | None, source, ask: bool):

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from conformance.errors import ConformanceError
 
-ALLURE_PACKAGE = "allure@3.18.0"  # pinned: see conformance/report/REQUIREMENTS.md
-TOOLS_DIR = Path(__file__).resolve().parents[2] / ".tools" / "allure"  # project-local npm prefix
+ALLURE_PACKAGE = "allure@3.18.0"  # pinned: the version the report's config and the analytics strip are made for
+ALLURE_ENV = "KOLLA_CONFORMANCE_ALLURE"
+_CHECKOUT = Path(__file__).resolve().parents[2]  # a checkout's top (fixtures/setup.sh installs into .tools/ there)
 HISTORY_FILE = "history.jsonl"
 # Allure 3.18 hard-codes a Google Analytics tag into index.html; an offline report must make no network call.
 _ANALYTICS = re.compile(
@@ -44,19 +45,33 @@ class ReportError(ConformanceError):
     pass
 
 
+def user_tools_dir() -> Path:
+    """Where an installed suite looks for its own Allure (an npm prefix): a user's data folder, never site-packages."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kolla-conformance" / "allure"
+
+
+def tools_dirs() -> list[Path]:
+    """npm prefixes searched: a checkout's .tools/allure (only in a checkout), then the user's data folder."""
+    checkout = [_CHECKOUT / ".tools" / "allure"] if (_CHECKOUT / "pyproject.toml").is_file() else []
+    return [*checkout, user_tools_dir()]
+
+
 def allure_command() -> list[str]:
-    """The Allure 3 CLI: $KOLLA_CONFORMANCE_ALLURE, the project-local install, or `allure` on PATH."""
-    candidates = [
-        os.environ.get("KOLLA_CONFORMANCE_ALLURE"),
-        str(TOOLS_DIR / "node_modules" / ".bin" / "allure"),
-        shutil.which("allure"),
-    ]
+    """The Allure 3 CLI: $KOLLA_CONFORMANCE_ALLURE, an npm prefix of tools_dirs(), or `allure` on PATH."""
+    given = os.environ.get(ALLURE_ENV)
+    if given:
+        if not Path(given).is_file():
+            raise ReportError(f"${ALLURE_ENV}: file not found: {given}")
+        return [given]
+    candidates = [str(d / "node_modules" / ".bin" / "allure") for d in tools_dirs()] + [shutil.which("allure")]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return [candidate]
     raise ReportError(
-        f"allure not found: run `npm install --prefix {TOOLS_DIR} {ALLURE_PACKAGE}` "
-        "(see conformance/report/REQUIREMENTS.md) or set KOLLA_CONFORMANCE_ALLURE"
+        f"allure not found (Allure Report 3, on Node 20+): install it with "
+        f"`npm install --prefix {user_tools_dir()} {ALLURE_PACKAGE}`, or put `allure` on PATH, "
+        f"or set {ALLURE_ENV} to its path"
     )
 
 

@@ -69,7 +69,10 @@ def test_explicit_hosts_and_overrides(tree):
             "multinode: control: inventory group has no hosts",
         ),
         ("kolla: {config_dir: kolla}\nhosts: []\n", "profile.yml: hosts: the host list is empty"),
-        ("kolla: {config_dir: kolla}\n", "profile.yml: hosts: no hosts"),
+        (
+            "kolla: {config_dir: kolla}\n",
+            "profile.yml: kolla.inventory: kolla-ansible's default /",  # no hosts, no -i: kolla-ansible's own
+        ),
         ("kolla: {config_dir: kolla}\nhosts: [a]\nphases: [someday]\n", "profile.yml: phases: unknown phase 'someday'"),
         ("kolla: {config_dir: kolla}\nhosts: [a]\noverrides: {b: {x: 1}}\n", "profile.yml: overrides.b: not a host"),
         ("kolla: {config_dir: kolla}\nhosts: [{address: x}]\n", "profile.yml: hosts[0]: expected a host name"),

@@ -1,13 +1,11 @@
 """The shipped profiles stay valid against the schema (their paths point at a real deployment, not here)."""
 
-from pathlib import Path
-
 import pytest
 import yaml
 
-from conformance.profile import HOST_KEYS, SCHEMA, _validate
+from conformance.profile import HOST_KEYS, SCHEMA, SHIPPED, _validate
 
-PROFILES = sorted((Path(__file__).parents[2] / "profiles").glob("*.yml"))
+PROFILES = sorted(SHIPPED.glob("*.yml"))
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
