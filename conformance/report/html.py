@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from conformance.errors import ConformanceError
+from conformance.report import pages
 
 ALLURE_PACKAGE = "allure@3.18.0"  # pinned: see conformance/report/REQUIREMENTS.md
 TOOLS_DIR = Path(__file__).resolve().parents[2] / ".tools" / "allure"  # project-local npm prefix
@@ -26,18 +27,29 @@ _ANALYTICS = re.compile(
     r'<script async src="https://www\.googletagmanager\.com/[^"]*"></script>\s*<script>.*?</script>', re.S
 )
 
-# Categories separate what the operator must fix on a host from hosts that were not checked at all.
+# Categories separate what the operator must fix on a host from hosts that were not checked at all, and name each
+# kind of skip as itself (by the outcome label pages.py gives it: waived, not judged, n/a).
 CATEGORIES = [
     {"name": "Product defects (failed checks)", "matchedStatuses": ["failed"]},
     {"name": "Hosts unreachable", "matchedStatuses": ["broken"], "messageRegex": ".*HostUnreachable.*"},
-    {"name": "Waived findings", "matchedStatuses": ["skipped"], "messageRegex": ".*waived: .*"},
+    {"name": "Waived findings", "matchers": {"statuses": ["skipped"], "labels": {pages.OUTCOME_LABEL: "^waived$"}}},
     {
         "name": "Not judged (a container or daemon did not answer)",
-        "matchedStatuses": ["skipped"],
-        "messageRegex": ".*not judged: .*",
+        "matchers": {"statuses": ["skipped"], "labels": {pages.OUTCOME_LABEL: "^not judged$"}},
+    },
+    {
+        "name": "Not applicable (n/a) on this host",
+        "matchers": {"statuses": ["skipped"], "labels": {pages.OUTCOME_LABEL: "^n/a$"}},
     },
     {"name": "Suite errors (check crashed)", "matchedStatuses": ["broken"]},
 ]
+# Two views of one run, each an Allure report of its own (the suites tree shows one hierarchy): by area, the way the
+# checks are written, and by host, the way operators think. Allure writes each into OUTPUT/<id>/ and a summary page
+# linking both as OUTPUT/index.html.
+VIEWS = {
+    "area": ("by area", ["epic", "story", "host"]),
+    "hosts": ("by host", ["parentSuite", "suite", "subSuite"]),
+}
 
 
 class ReportError(ConformanceError):
@@ -95,6 +107,11 @@ def stage(results_dirs: list[Path], staging: Path) -> int:
     return count
 
 
+def view_index(index: Path, view: str) -> Path:
+    """The single file of one view (VIEWS) beside the summary page `index`."""
+    return Path(index).parent / view / "index.html"
+
+
 def generate(
     results_dirs: list[Path],
     output: Path,
@@ -102,7 +119,8 @@ def generate(
     name: str = "Kolla libvirt conformance",
     timeout: int = 300,
 ) -> Path:
-    """Build OUTPUT/index.html (one self-contained file); returns its path."""
+    """Build OUTPUT/index.html, a summary page linking OUTPUT/area/index.html and OUTPUT/hosts/index.html (each one
+    self-contained file); returns the summary's path."""
     output = Path(output).resolve()
     history = Path(history).resolve() if history else output / HISTORY_FILE
     command = allure_command()
@@ -111,6 +129,7 @@ def generate(
         staging.mkdir()
         if stage([Path(d) for d in results_dirs], staging) == 0:
             raise ReportError(f"no test results in {', '.join(map(str, results_dirs))}")
+        pages.reshape_folder(staging)  # the copy only: the run's own results stay as allure-pytest wrote them
         kept = Path(tmp) / HISTORY_FILE  # allure may clear OUTPUT: keep the history outside while it works
         if history.is_file():
             shutil.copy2(history, kept)
@@ -120,7 +139,16 @@ def generate(
             "historyPath": str(kept),
             "categories": CATEGORIES,
             "plugins": {
-                "awesome": {"options": {"singleFile": True, "reportLanguage": "en", "groupBy": ["epic", "story"]}}
+                view: {
+                    "import": "@allurereport/plugin-awesome",
+                    "options": {
+                        "singleFile": True,
+                        "reportLanguage": "en",
+                        "reportName": f"{name}: {title}",
+                        "groupBy": group_by,
+                    },
+                }
+                for view, (title, group_by) in VIEWS.items()
             },
         }
         (Path(tmp) / "allurerc.json").write_text(json.dumps(config))
@@ -135,7 +163,9 @@ def generate(
         if proc.returncode != 0 or not index.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise ReportError(f"allure generate failed (exit {proc.returncode}): {tail[0]}")
-        index.write_text(_ANALYTICS.sub("", index.read_text()))
+        for page in [index, *(view_index(index, view) for view in VIEWS)]:
+            if page.is_file():
+                page.write_text(_ANALYTICS.sub("", page.read_text()))
         if kept.is_file():
             history.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(kept, history)
