@@ -44,8 +44,8 @@ CATEGORIES = [
     {"name": "Suite errors (check crashed)", "matchedStatuses": ["broken"]},
 ]
 # Two views of one run, each an Allure report of its own (the suites tree shows one hierarchy): by area, the way the
-# checks are written, and by host, the way operators think. Allure writes each into OUTPUT/<id>/ and a summary page
-# linking both as OUTPUT/index.html.
+# checks are written, and by host, the way operators think. Allure writes each into OUTPUT/<id>/; OUTPUT/index.html
+# is a small summary page linking both (pages.summary_page).
 VIEWS = {
     "area": ("by area", ["epic", "story", "host"]),
     "hosts": ("by host", ["parentSuite", "suite", "subSuite"]),
@@ -163,9 +163,13 @@ def generate(
         if proc.returncode != 0 or not index.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise ReportError(f"allure generate failed (exit {proc.returncode}): {tail[0]}")
-        for page in [index, *(view_index(index, view) for view in VIEWS)]:
-            if page.is_file():
-                page.write_text(_ANALYTICS.sub("", page.read_text()))
+        for view in VIEWS:
+            page = view_index(index, view)
+            if not page.is_file():
+                raise ReportError(f"allure generate wrote no {page}")
+            page.write_text(_ANALYTICS.sub("", page.read_text()))
+        views = {view: f"{name}: {title}" for view, (title, _) in VIEWS.items()}
+        index.write_text(pages.summary_page(name, views, pages.counts(staging)))
         if kept.is_file():
             history.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(kept, history)

@@ -10,7 +10,9 @@ host and check id where the internal path was, and n/a / not judged / waived as 
 from __future__ import annotations
 
 import ast
+import html
 import json
+from collections import Counter
 from pathlib import Path
 
 TARGET_PARAMETER = "conformance_target"  # allure_report.label_test: "<host>:<check id>", hidden
@@ -93,3 +95,40 @@ def reshape_folder(folder: Path) -> None:
         except ValueError:
             continue  # a truncated file (an interrupted shard): Allure skips it as well
         path.write_text(json.dumps(reshape(result)))
+
+
+COLUMNS = ("failed", "broken", "waived", "not judged", "n/a", "passed")
+
+
+def counts(folder: Path) -> dict[str, Counter]:
+    """host -> how many results of each kind (COLUMNS), from a reshaped results folder."""
+    by_host: dict[str, Counter] = {}
+    for path in Path(folder).glob("*-result.json"):
+        try:
+            result = json.loads(path.read_text())
+        except ValueError:
+            continue
+        found = target(result)
+        if found is None:
+            continue
+        word = next((label["value"] for label in result["labels"] if label["name"] == OUTCOME_LABEL), None)
+        by_host.setdefault(found[0], Counter())[word or result.get("status", "unknown")] += 1
+    return by_host
+
+
+def summary_page(name: str, views: dict[str, str], by_host: dict[str, Counter]) -> str:
+    """OUTPUT/index.html: links to each view's single file (Allure's own summary links folders, which file://
+    shows as a listing) and a count per host. Plain HTML, no script: it opens anywhere."""
+    esc = html.escape
+    links = "".join(f'<li><a href="{esc(view)}/index.html">{esc(title)}</a></li>' for view, title in views.items())
+    head = "".join(f"<th>{esc(column)}</th>" for column in COLUMNS)
+    rows = "".join(
+        f"<tr><td>{esc(host)}</td>" + "".join(f"<td>{by_host[host][c] or ''}</td>" for c in COLUMNS) + "</tr>"
+        for host in sorted(by_host)
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(name)}</title>'
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}</style></head>"
+        f"<body><h1>{esc(name)}</h1><ul>{links}</ul>"
+        f"<table><tr><th>host</th>{head}</tr>{rows}</table></body></html>\n"
+    )

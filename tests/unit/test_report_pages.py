@@ -91,3 +91,18 @@ def test_reshape_folder_rewrites_results_and_skips_truncated_files(tmp_path):
     pages.reshape_folder(tmp_path)
     assert json.loads((tmp_path / "a-result.json").read_text())["fullName"] == "compute02:virt.cpu-vt-flags"
     assert (tmp_path / "b-result.json").read_text() == '{"name": '
+
+
+def test_summary_page_links_each_views_file_and_counts_per_host(tmp_path):
+    results = [
+        written(),
+        written("failed", "FAIL", check_id="virt.dev-kvm"),
+        written("skipped", "Skipped: not applicable: qemu", host="<b>c3</b>"),
+    ]
+    for number, result in enumerate(results):
+        (tmp_path / f"{number}-result.json").write_text(json.dumps(pages.reshape(result)))
+    by_host = pages.counts(tmp_path)
+    assert by_host["compute02"] == {"passed": 1, "failed": 1} and by_host["<b>c3</b>"] == {"n/a": 1}
+    page = pages.summary_page("R", {"area": "R: by area", "hosts": "R: by host"}, by_host)
+    assert '<a href="area/index.html">R: by area</a>' in page and '<a href="hosts/index.html">' in page
+    assert "&lt;b&gt;c3&lt;/b&gt;" in page and "<b>c3" not in page and "<script" not in page
