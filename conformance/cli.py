@@ -41,7 +41,8 @@ def _run(args, rest) -> int:
 def _report(args, rest) -> int:
     started = time.monotonic()
     index = html.generate(args.results, args.output, history=args.history, name=args.name)
-    print(f"report: {index} ({time.monotonic() - started:.1f} s)")
+    views = ", ".join(f"{title}: {html.view_index(index, view)}" for view, (title, _) in html.VIEWS.items())
+    print(f"report: {index} ({views}; {time.monotonic() - started:.1f} s)")
     return ExitCode.OK
 
 
@@ -149,7 +150,9 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
     report = sub.add_parser("report", help="offline single-file Allure HTML report")
     report.add_argument("results", nargs="+", type=Path, help="allure-results folder(s); shards merge")
-    report.add_argument("-o", "--output", type=Path, required=True, help="report folder (index.html)")
+    report.add_argument(
+        "-o", "--output", type=Path, required=True, help="report folder (index.html: a summary linking area/, hosts/)"
+    )
     report.add_argument("--history", type=Path, help=f"history file (default: OUTPUT/{html.HISTORY_FILE})")
     report.add_argument("--name", default="Kolla libvirt conformance")
     report.set_defaults(func=_report)

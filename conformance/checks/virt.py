@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 
-from conformance.checks import GUIDE, check
-from conformance.model import Severity, Verdict
+from conformance.checks import GUIDE, REGISTRY, check
+from conformance.model import Severity, Status, Verdict
 from conformance.probes import kolla, virt
 
 DOC = f"{GUIDE}#hardware-virtualisation"
 KOLLA_KVM_MODE = 0o660  # Kolla's udev rule (LP#1681461): KERNEL=="kvm", GROUP="42427", MODE="0660"
+KVM_PREREQUISITES = ("virt.cpu-vt-flags", "virt.kvm-module", "virt.dev-kvm", "virt.dev-kvm-access")
 
 
 def _kvm_only(exp):
@@ -180,7 +181,9 @@ def dev_kvm_access(exp, facts):
         hint = (
             f"add {user} to group {dev.group}, or give /dev/kvm mode 0660 with a group {user} is in"
             if dev.group
-            else f"/dev/kvm's {dev.group_label()}: give /dev/kvm a group {user} is in, mode 0660"
+            else f"/dev/kvm's group is gid {dev.gid}, which has no name on this host: create a group with that id "
+            f"(`groupadd -g {dev.gid} NAME`) and add {user} to it (`usermod -aG NAME {user}`), "
+            f"or give /dev/kvm a group {user} is in, mode 0660"
         )
     if ok:
         return Verdict.passed(expected, dev.describe(), evidence)
@@ -207,14 +210,20 @@ def libvirt_kvm_domain(exp, facts):
     if not support.answered:  # a daemon that is down says nothing about KVM; its own check fails for it
         daemon_check = "libvirt.container-healthy" if exp.libvirt_container else "libvirt.host-daemon-listening"
         return Verdict.not_judged(f"libvirtd did not answer ({support.where}: {last}); see {daemon_check}")
-    return Verdict.failed(
-        "domain type kvm offered",
-        f"{support.where}: {last}",
-        hint="see virt.cpu-vt-flags, virt.kvm-module, virt.dev-kvm and virt.dev-kvm-access for what is missing; "
-        "once they pass, restart libvirt so that it sees /dev/kvm "
-        "(`docker restart nova_libvirt` in container mode)",
-        evidence=evidence,
+    restart = (
+        f"`{exp.container_engine} restart nova_libvirt`" if exp.libvirt_container else "`systemctl restart libvirtd`"
     )
+    # Name a KVM check only when it fails on this host's facts: pointing at passing checks sends the operator
+    # nowhere. They read what this host already gathered, so judging them here costs no round trip of its own.
+    failing = [c for c in KVM_PREREQUISITES if REGISTRY[c].run(exp, facts).status is Status.FAIL]
+    hint = (
+        f"fix {', '.join(failing)} first (failed on this host), then restart libvirt so that it sees /dev/kvm "
+        f"({restart})"
+        if failing
+        else f"VT flags, kvm modules and /dev/kvm are in order: restart libvirt so that it sees /dev/kvm ({restart}), "
+        "then read its log for why kvm is refused"
+    )
+    return Verdict.failed("domain type kvm offered", f"{support.where}: {last}", hint=hint, evidence=evidence)
 
 
 @check(

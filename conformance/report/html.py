@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from conformance.errors import ConformanceError
+from conformance.report import pages
 
 ALLURE_PACKAGE = "allure@3.18.0"  # pinned: the version the report's config and the analytics strip are made for
 ALLURE_ENV = "KOLLA_CONFORMANCE_ALLURE"
@@ -27,18 +28,31 @@ _ANALYTICS = re.compile(
     r'<script async src="https://www\.googletagmanager\.com/[^"]*"></script>\s*<script>.*?</script>', re.S
 )
 
-# Categories separate what the operator must fix on a host from hosts that were not checked at all.
+# Categories separate what the operator must fix on a host from hosts that were not checked at all, and name each
+# kind of skip as itself (by the outcome label pages.py gives it: waived, not judged, n/a).
 CATEGORIES = [
     {"name": "Product defects (failed checks)", "matchedStatuses": ["failed"]},
     {"name": "Hosts unreachable", "matchedStatuses": ["broken"], "messageRegex": ".*HostUnreachable.*"},
-    {"name": "Waived findings", "matchedStatuses": ["skipped"], "messageRegex": ".*waived: .*"},
+    {"name": "Waived findings", "matchers": {"statuses": ["skipped"], "labels": {pages.OUTCOME_LABEL: "^waived$"}}},
     {
         "name": "Not judged (a container or daemon did not answer)",
-        "matchedStatuses": ["skipped"],
-        "messageRegex": ".*not judged: .*",
+        "matchers": {"statuses": ["skipped"], "labels": {pages.OUTCOME_LABEL: "^not judged$"}},
+    },
+    {
+        "name": "Not applicable (n/a) on this host",
+        "matchers": {"statuses": ["skipped"], "labels": {pages.OUTCOME_LABEL: "^n/a$"}},
     },
     {"name": "Suite errors (check crashed)", "matchedStatuses": ["broken"]},
 ]
+# Two views of one run, each an Allure report of its own (the suites tree shows one hierarchy): by area, the way the
+# checks are written, and by host, the way operators think. Allure writes each into OUTPUT/<id>/; OUTPUT/index.html
+# is a small summary page linking both (pages.summary_page).
+# A level with one leaf is only a click more: by area the results of a check are its hosts; by host, an area's
+# results are its checks (each titled "<check id> on <host>"; subSuite = the check, for tools that read suites).
+VIEWS = {
+    "area": ("by area", ["epic", "story"]),
+    "hosts": ("by host", ["parentSuite", "suite"]),
+}
 
 
 class ReportError(ConformanceError):
@@ -110,6 +124,11 @@ def stage(results_dirs: list[Path], staging: Path) -> int:
     return count
 
 
+def view_index(index: Path, view: str) -> Path:
+    """The single file of one view (VIEWS) beside the summary page `index`."""
+    return Path(index).parent / view / "index.html"
+
+
 def generate(
     results_dirs: list[Path],
     output: Path,
@@ -117,7 +136,8 @@ def generate(
     name: str = "Kolla libvirt conformance",
     timeout: int = 300,
 ) -> Path:
-    """Build OUTPUT/index.html (one self-contained file); returns its path."""
+    """Build OUTPUT/index.html, a summary page linking OUTPUT/area/index.html and OUTPUT/hosts/index.html (each one
+    self-contained file); returns the summary's path."""
     output = Path(output).resolve()
     history = Path(history).resolve() if history else output / HISTORY_FILE
     command = allure_command()
@@ -126,6 +146,7 @@ def generate(
         staging.mkdir()
         if stage([Path(d) for d in results_dirs], staging) == 0:
             raise ReportError(f"no test results in {', '.join(map(str, results_dirs))}")
+        pages.reshape_folder(staging)  # the copy only: the run's own results stay as allure-pytest wrote them
         kept = Path(tmp) / HISTORY_FILE  # allure may clear OUTPUT: keep the history outside while it works
         if history.is_file():
             shutil.copy2(history, kept)
@@ -135,7 +156,16 @@ def generate(
             "historyPath": str(kept),
             "categories": CATEGORIES,
             "plugins": {
-                "awesome": {"options": {"singleFile": True, "reportLanguage": "en", "groupBy": ["epic", "story"]}}
+                view: {
+                    "import": "@allurereport/plugin-awesome",
+                    "options": {
+                        "singleFile": True,
+                        "reportLanguage": "en",
+                        "reportName": f"{name}: {title}",
+                        "groupBy": group_by,
+                    },
+                }
+                for view, (title, group_by) in VIEWS.items()
             },
         }
         (Path(tmp) / "allurerc.json").write_text(json.dumps(config))
@@ -150,7 +180,13 @@ def generate(
         if proc.returncode != 0 or not index.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise ReportError(f"allure generate failed (exit {proc.returncode}): {tail[0]}")
-        index.write_text(_ANALYTICS.sub("", index.read_text()))
+        for view in VIEWS:
+            page = view_index(index, view)
+            if not page.is_file():
+                raise ReportError(f"allure generate wrote no {page}")
+            page.write_text(_ANALYTICS.sub("", page.read_text()))
+        views = {view: f"{name}: {title}" for view, (title, _) in VIEWS.items()}
+        index.write_text(pages.summary_page(name, views, pages.counts(staging)))
         if kept.is_file():
             history.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(kept, history)

@@ -297,8 +297,8 @@ DEV_KVM_ACCESS = [
         {virt.dev_kvm: dev_kvm(), virt.qemu_user: ("libvirt-qemu", [64055])},
         exp=HOST_MODE,
         actual="root:(no name) (0:42427)",
-        hint="gid 42427 (no group of that id exists on the host)",
-        lacks={"hint": "UNKNOWN", "actual": "UNKNOWN"},
+        hint=("gid 42427, which has no name on this host", "groupadd -g 42427", "usermod -aG"),
+        lacks={"hint": ("UNKNOWN", "to group "), "actual": "UNKNOWN"},
     ),
     case(
         "virt.dev-kvm-access",
@@ -355,10 +355,25 @@ LIBVIRT_KVM_DOMAIN = [
         "virt.libvirt-kvm-domain",
         "fail: libvirt answers without kvm (no /dev/kvm)",
         FAIL,
-        lambda: rec("faulty").facts(),
+        lambda: rec("faulty").facts({virt.cpuinfo: vmx(), virt.kvm_modules: modules()}),
         actual=("virsh in container nova_libvirt", "the accel 'kvm' is not supported"),
-        hint=("restart libvirt", "virt.dev-kvm-access"),
-        lacks={"hint": "findings above"},  # the other checks' verdicts are not this check's to know
+        hint=("fix virt.dev-kvm, virt.dev-kvm-access first", "restart libvirt", "docker restart nova_libvirt"),
+        lacks={"hint": ("findings above", "virt.cpu-vt-flags", "virt.kvm-module")},  # only the KVM checks that fail
+    ),
+    case(
+        "virt.libvirt-kvm-domain",
+        "fail: libvirt answers without kvm, yet every KVM check passes: no KVM check is named",
+        FAIL,
+        lambda: rec("container_tls").facts(
+            {
+                virt.libvirt_kvm_domain: virt.KvmDomainSupport(
+                    False, "virsh in container nova_libvirt", "error: the accel 'kvm' is not supported", answered=True
+                )
+            }
+        ),
+        actual="the accel 'kvm' is not supported",
+        hint=("in order", "restart libvirt", "docker restart nova_libvirt"),
+        lacks={"hint": ("virt.cpu-vt-flags", "virt.kvm-module", "virt.dev-kvm", "fix ")},
     ),
     case(
         "virt.libvirt-kvm-domain",

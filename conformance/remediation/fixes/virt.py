@@ -29,10 +29,18 @@ def dev_kvm_access(ctx):
         return actions + [SetAttrs("/dev/kvm", mode=0o660, owner=f":{int(exp.qemu_user_gid)}")]
     user, groups = facts.probe(virt_probes.qemu_user)
     kvm_gid = facts.probe(virt_probes.group_id, "kvm")
-    if not kvm_gid.isdigit() or int(kvm_gid) not in groups:
+    if not kvm_gid.isdigit():
+        # No group to name: say to create one, never "add to group UNKNOWN" or a group that is not there.
+        owner = dev.group_label()
         raise Manual(
-            f"host libvirt: add {user} to a group, then give /dev/kvm that group and mode 0660 "
-            f"(Debian: `usermod -aG kvm {user}`; the kvm group's udev rule does the rest)"
+            f"host libvirt: /dev/kvm's group is {owner} and this host has no kvm group: create it "
+            f"(`groupadd --system kvm`), add {user} to it (`usermod -aG kvm {user}`) and give /dev/kvm that "
+            "group, mode 0660 (the kvm group's udev rule does so at boot)"
+        )
+    if int(kvm_gid) not in groups:
+        raise Manual(
+            f"host libvirt: add {user} to group kvm (gid {kvm_gid}): `usermod -aG kvm {user}`, then restart "
+            "libvirtd so QEMU runs with the group; the kvm group's udev rule gives /dev/kvm to it"
         )
     return [SetAttrs("/dev/kvm", mode=0o660, owner=f":{kvm_gid}")]
 
@@ -77,8 +85,12 @@ def dev_kvm(ctx):
 
 @fix("virt.type-rendered", risk=Risk.SAFE, title="rendered virt_type (manual)", kind="manual")
 def type_rendered(ctx):
+    # The intended value is already in the Kolla config (an override, globals.yml or Kolla's defaults): what the host
+    # lacks is its deploy, so the next step is the deploy, never "put the override in" a file that already has it.
+    exp = ctx.expectation
     raise Manual(
-        "nova.conf is Kolla's rendering: put [libvirt] virt_type in /etc/kolla/config/nova/[<host>/]"
-        "nova-compute.conf (or set nova_compute_virt_type), then `kolla-ansible reconfigure -t nova`; "
-        "editing /etc/kolla/nova-compute/nova.conf by hand would be undone by that run"
+        f"the Kolla config already says virt_type {exp.virt_type} ({exp.virt_type_source}) and this host runs "
+        f"an older rendering: deploy it with `kolla-ansible reconfigure -t nova --limit {ctx.host}` (or "
+        "`kolla-ansible deploy -t nova`); editing the rendered nova.conf by hand would be undone by that run; "
+        f"if the rendered value is the one you want, change {exp.virt_type_source} first"
     )
