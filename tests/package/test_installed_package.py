@@ -160,8 +160,10 @@ def test_report_from_the_installed_package(operator, lab):
     proc = operator("kolla-conformance", "report", results, "-o", "html",
                     extra_env={"PATH": f"{allure.parent}{os.pathsep}{os.environ['PATH']}"})  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    index = operator.cwd / "html" / "index.html"
-    assert index.is_file() and index.stat().st_size > 10_000
+    index = operator.cwd / "html" / "index.html"  # the summary page, linking Allure's two views
+    assert 'href="area/index.html"' in index.read_text() and 'href="hosts/index.html"' in index.read_text()
+    for view in html.VIEWS:
+        assert html.view_index(index, view).stat().st_size > 10_000, view
     # Or where the README's install step puts it (npm --prefix <data>/kolla-conformance/allure), nothing on PATH.
     data = operator.cwd / "data-installed"
     (data / "kolla-conformance").mkdir(parents=True)
